@@ -1,0 +1,1 @@
+"""Nuvom's plugin system: contracts, discovery, the registry, and isolated plugin hosts."""
