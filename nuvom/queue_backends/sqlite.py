@@ -91,13 +91,14 @@ class SQLiteJobQueue(BaseJobQueue):
         self.enqueue_many([job])
 
     def enqueue_many(self, jobs: Sequence[Job]) -> None:
+        """Insert jobs; a job whose id is already here (a retry of a leased job) replaces its row."""
         rows = [(job.id, job.next_retry_at or 0.0, encode_job(job)) for job in jobs]
         db = self._db()
         with write_transaction(db):
             db.executemany(
                 "INSERT INTO jobs (job_id, visible_at, payload) VALUES (?, ?, ?) "
                 "ON CONFLICT (job_id) DO UPDATE SET state = 0, visible_at = excluded.visible_at, "
-                "claimed_by = NULL, payload = excluded.payload",
+                "claimed_by = NULL, deliveries = 0, payload = excluded.payload",
                 rows,
             )
         with self._enqueued:
