@@ -1,0 +1,1 @@
+"""Quickstart: enqueue a few jobs, run a worker on them, print the results."""
