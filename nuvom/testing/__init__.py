@@ -1,0 +1,1 @@
+"""Reusable checks for backends: `contract` (plain Python) and `stateful` (Hypothesis)."""
