@@ -9,7 +9,27 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from pathlib import Path
+
+
+BUSY_TIMEOUT_SECS = 30.0
+
+
+def _enable_wal(db: sqlite3.Connection) -> None:
+    """Switch to WAL, retrying: when several processes open a new file at once, SQLite
+    reports the contention on this switch as "database is locked" without waiting."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECS
+    delay = 0.005
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
 
 
 class ThreadConnections:
@@ -21,13 +41,17 @@ class ThreadConnections:
         self._local = threading.local()
         self._opened: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self.get().executescript(schema)
+        db = self.get()
+        with write_transaction(db):
+            for statement in schema.split(";"):
+                if statement.strip():
+                    db.execute(statement)
 
     def get(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
+            db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECS, isolation_level=None, check_same_thread=False)
+            _enable_wal(db)
             db.execute("PRAGMA synchronous=NORMAL")
             self._local.db = db
             with self._lock:

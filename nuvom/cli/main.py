@@ -81,6 +81,17 @@ def runworker(
 
     from nuvom.worker import Worker
 
+    stop_requested: list[int] = []
+    worker: Worker | None = None
+
+    def stop(signum: int, _frame: Any) -> None:
+        logging.getLogger("nuvom.worker").info("received %s", signal.Signals(signum).name)
+        stop_requested.append(signum)
+        if worker is not None:
+            worker.request_stop()
+
+    signal.signal(signal.SIGINT, stop)  # before start-up, so an early Ctrl-C is a clean stop too
+    signal.signal(signal.SIGTERM, stop)
     settings = reload_settings()
     overrides = {key: value for key, value in (("max_workers", workers), ("batch_size", batch_size)) if value}
     settings = dataclasses.replace(settings, **overrides)
@@ -89,13 +100,8 @@ def runworker(
     if "" not in sys.path and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # task modules live in the project, as with `python -m`
     worker = Worker(settings, task_modules=modules)
-
-    def stop(signum: int, _frame: Any) -> None:
-        logging.getLogger("nuvom.worker").info("received %s", signal.Signals(signum).name)
+    if stop_requested:
         worker.request_stop()
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
     raise typer.Exit(worker.run())
 
 

@@ -20,7 +20,11 @@ def test_concurrent_processes_never_claim_the_same_job(tmp_path, processes):
     path = tmp_path / "q.db"
     jobs = [Job("t", args=[i]) for i in range(600)]
     SQLiteJobQueue(path).enqueue_many(jobs)
-    claimers = [processes.python(CLAIMER, str(path), "30", "drain", stdout=-1, text=True) for _ in range(4)]
+    go = tmp_path / "go"
+    claimers = [processes.python(CLAIMER, str(path), "30", "drain", str(go), stdout=-1, text=True) for _ in range(4)]
+    for claimer in claimers:
+        assert claimer.stdout.readline().strip() == "ready"
+    go.touch()
     outputs = [claimer.communicate(timeout=60)[0] for claimer in claimers]
     claimed = Counter(line for out in outputs for line in out.split())
     assert sorted(claimed) == sorted(job.id for job in jobs), "some jobs were never claimed"
