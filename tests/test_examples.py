@@ -16,3 +16,12 @@ def test_quickstart_runs_end_to_end():
     assert "succeeded on attempt 3" in result.stdout
     assert "FAILED: ZeroDivisionError" in result.stdout
     assert "worker stopped with exit code 0" in result.stdout
+
+
+def test_throughput_benchmark_runs():
+    result = subprocess.run(
+        [sys.executable, "benchmarks/throughput.py", "--quick"],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "sqlite / memory" in result.stdout
