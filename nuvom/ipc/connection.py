@@ -1,0 +1,408 @@
+"""`Connection`: a bidirectional, multiplexed, thread-safe MessagePack-RPC session.
+
+Either side can call the other. Callers write their request straight to the
+transport (one send per message, or one per batch with `call_many`) and wait on
+a lock of their own; one reader thread decodes everything that arrives, routes
+each response to its caller by msgid, and hands incoming requests and
+notifications to a pool of handler threads, so a handler that hangs blocks only
+its own caller. Handlers registered with `inline=True` run on the reader itself:
+for calls that are known to be quick, it saves a thread hand-off.
+
+Every failure becomes one typed error: `RemoteError` (the peer's handler raised),
+`CallTimeout`, `ChannelClosed` (with the reason), `ProtocolViolation` (the peer
+sent garbage; the channel is closed), `EncodeError` (we could not send a value).
+When the channel closes, for whatever reason, every pending call fails at once
+and new calls fail immediately.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue as queue_module
+import socket
+import threading
+from typing import Any, Callable, Iterable, Sequence
+
+from nuvom.ipc import codec, framing
+from nuvom.ipc.codec import RemoteErrorInfo
+from nuvom.ipc.errors import CallTimeout, ChannelClosed, EncodeError, ProtocolViolation, RemoteError
+from nuvom.ipc.limits import Limits
+from nuvom.ipc.transport import PipeTransport, SendTimeout, SocketTransport
+
+log = logging.getLogger("nuvom.ipc")
+
+Handler = Callable[..., Any]
+DEFAULT_SEND_TIMEOUT = 30.0
+MAX_HANDLER_THREADS = 64
+
+
+class PendingCall:
+    """A request in flight; `result(timeout)` waits for its response."""
+
+    __slots__ = ("_connection", "msgid", "method", "_done", "_value", "_error")
+
+    def __init__(self, connection: "Connection", msgid: int, method: str) -> None:
+        self._connection = connection
+        self.msgid = msgid
+        self.method = method
+        self._done = threading.Lock()
+        self._done.acquire()
+        self._value: Any = None
+        self._error: BaseException | None = None
+
+    def _resolve(self, value: Any, error: BaseException | None) -> None:
+        self._value = value
+        self._error = error
+        self._done.release()
+
+    def done(self) -> bool:
+        if self._done.acquire(blocking=False):
+            self._done.release()
+            return True
+        return False
+
+    def result(self, timeout: float | None = None) -> Any:
+        """The call's result; raises its error, or `CallTimeout` after `timeout` seconds."""
+        if not self._done.acquire(timeout=-1 if timeout is None else max(timeout, 0)):
+            if self._connection._abandon(self.msgid):
+                raise CallTimeout(self.method, timeout, self._connection.name)
+            self._done.acquire()  # the response won the race: take it
+        self._done.release()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+class _HandlerPool:
+    """Threads that run incoming calls; grows on demand so a stuck handler blocks nobody else.
+
+    Every submitted call either takes an idle thread or starts a new one (up to
+    `max_threads`; past that, calls wait for the first thread to come free).
+    """
+
+    def __init__(self, name: str, max_threads: int) -> None:
+        self._name = name
+        self._max = max_threads
+        self._tasks: queue_module.SimpleQueue[Callable[[], None] | None] = queue_module.SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads = 0
+        self._idle = 0  # threads waiting for work that no submitted call has claimed yet
+        self._backlog = 0  # calls submitted while every thread was busy and none could be added
+
+    def submit(self, task: Callable[[], None]) -> None:
+        spawn = False
+        with self._lock:
+            if self._idle:
+                self._idle -= 1
+            elif self._threads < self._max:
+                self._threads += 1
+                spawn = True
+            else:
+                self._backlog += 1
+        self._tasks.put(task)
+        if spawn:
+            threading.Thread(target=self._work, name=f"{self._name}-handler", daemon=True).start()
+
+    def _work(self) -> None:
+        while True:
+            task = self._tasks.get()
+            if task is None:
+                return
+            task()
+            with self._lock:
+                if self._backlog:
+                    self._backlog -= 1
+                else:
+                    self._idle += 1
+
+    def stop(self) -> None:
+        with self._lock:
+            count = self._threads
+        for _ in range(count):
+            self._tasks.put(None)
+
+
+class Connection:
+    """One end of an RPC channel over a socket or a pair of file descriptors."""
+
+    def __init__(
+        self,
+        sock: socket.socket | None = None,
+        *,
+        name: str = "peer",
+        limits: Limits | None = None,
+        handlers: dict[str, Handler] | None = None,
+        send_timeout: float = DEFAULT_SEND_TIMEOUT,
+        transport: SocketTransport | PipeTransport | None = None,
+    ) -> None:
+        if transport is None:
+            if sock is None:
+                raise ValueError("Connection needs a socket or a transport")
+            transport = SocketTransport(sock)
+        self.name = name
+        self._transport = transport
+        self._limits = limits or Limits()
+        self._send_timeout = send_timeout
+        self._handlers: dict[str, tuple[Handler, bool]] = {}
+        for method, handler in (handlers or {}).items():
+            self.register(method, handler)
+        self._pending: dict[int, PendingCall] = {}
+        self._abandoned: set[int] = set()  # msgids whose caller timed out: a late answer is fine
+        self._pending_lock = threading.Lock()
+        self._msgids = itertools.count(1)
+        self._send_lock = threading.Lock()
+        self._local = threading.local()
+        self._pool = _HandlerPool(f"ipc-{name}", MAX_HANDLER_THREADS)
+        self._close_callbacks: list[Callable[[str], None]] = []
+        self._closed = threading.Event()
+        self._close_reason: str | None = None
+        self._close_lock = threading.Lock()
+        self._reader = threading.Thread(target=self._read_loop, name=f"ipc-{name}-reader", daemon=True)
+
+    @classmethod
+    def from_fd(cls, fd: int, **kwargs: Any) -> "Connection":
+        """The child's end: a socket file descriptor inherited through `pass_fds`."""
+        return cls(socket.socket(fileno=fd), **kwargs)
+
+    @classmethod
+    def from_fds(cls, read_fd: int, write_fd: int, **kwargs: Any) -> "Connection":
+        """A connection over two file descriptors, e.g. a pair of pipes."""
+        return cls(transport=PipeTransport(read_fd, write_fd), **kwargs)
+
+    # setup and state ----------------------------------------------------------------------
+
+    def register(self, method: str, handler: Handler, *, inline: bool = False) -> None:
+        """Serve `method`: `handler(*params)`'s return value (or exception) answers the caller.
+
+        `inline=True` runs the handler on the reader thread: only for handlers that
+        never block, since the channel reads nothing else while it runs.
+        """
+        self._handlers[method] = (handler, inline)
+
+    def start(self) -> "Connection":
+        self._reader.start()
+        return self
+
+    def on_close(self, callback: Callable[[str], None]) -> None:
+        """Call `callback(reason)` once when the channel closes (at once if it already has)."""
+        with self._close_lock:
+            if self._close_reason is None:
+                self._close_callbacks.append(callback)
+                return
+        callback(self._close_reason)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    @property
+    def close_reason(self) -> str | None:
+        return self._close_reason
+
+    def wait_closed(self, timeout: float | None = None) -> bool:
+        return self._closed.wait(timeout)
+
+    def __enter__(self) -> "Connection":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    # calling the peer ---------------------------------------------------------------------
+
+    def call(self, method: str, *params: Any, timeout: float | None = None) -> Any:
+        """Call `method` on the peer and wait for its result."""
+        return self.call_async(method, *params).result(timeout)
+
+    def call_async(self, method: str, *params: Any) -> PendingCall:
+        """Send a request now; wait for it later with `.result(timeout)` (pipelining)."""
+        return self._send_requests([(method, params)])[0]
+
+    def call_many(self, calls: Iterable[tuple[str, Sequence[Any]]], timeout: float | None = None) -> list[Any]:
+        """Send every request in one write, then wait for all; raise the first error after all ended."""
+        pending = self._send_requests(list(calls))
+        results: list[Any] = []
+        first_error: BaseException | None = None
+        for call in pending:
+            try:
+                results.append(call.result(timeout))
+            except (RemoteError, CallTimeout, ChannelClosed) as error:
+                results.append(None)
+                first_error = first_error or error
+        if first_error is not None:
+            raise first_error
+        return results
+
+    def notify(self, method: str, *params: Any) -> None:
+        """Send a notification (no response)."""
+        self._check_open()
+        data = self._encode(lambda packer: framing.notification(packer, method, list(params)), method)
+        self._send(data)
+
+    def _packer(self):
+        packer = getattr(self._local, "packer", None)
+        if packer is None:
+            packer = self._local.packer = codec.new_packer()
+        return packer
+
+    def _encode(self, build: Callable[[Any], bytes], method: str) -> bytes:
+        try:
+            return build(self._packer())
+        except (TypeError, ValueError, OverflowError) as error:
+            self._local.packer = None  # a failed pack may leave the packer's buffer dirty
+            raise EncodeError(f"cannot send call {method!r}: {error} cannot be encoded") from None
+
+    def _send_requests(self, calls: list[tuple[str, Sequence[Any]]]) -> list[PendingCall]:
+        self._check_open()
+        pending: list[PendingCall] = []
+        chunks: list[bytes] = []
+        with self._pending_lock:
+            for method, params in calls:
+                msgid = self._next_msgid()
+                chunks.append(
+                    self._encode(lambda packer: framing.request(packer, msgid, method, list(params)), method)
+                )
+                pending.append(PendingCall(self, msgid, method))
+            for call in pending:
+                self._pending[call.msgid] = call
+        try:
+            self._send(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+        except ChannelClosed:
+            pass  # close() already failed every pending call, ours included
+        return pending
+
+    def _next_msgid(self) -> int:
+        while True:
+            msgid = next(self._msgids) & framing.MAX_MSGID
+            if msgid not in self._pending and msgid not in self._abandoned:
+                return msgid
+
+    def _send(self, data: bytes) -> None:
+        with self._send_lock:
+            self._check_open()
+            try:
+                self._transport.send(data, self._send_timeout)
+            except SendTimeout:
+                self.close(f"{self.name} stopped reading: a send blocked for {self._send_timeout:g} s")
+                raise ChannelClosed(self._close_reason or "closed") from None
+            except OSError as error:
+                self.close(f"cannot write to {self.name}: {error}")
+                raise ChannelClosed(self._close_reason or "closed") from None
+
+    def _check_open(self) -> None:
+        if self._close_reason is not None:
+            raise ChannelClosed(self._close_reason)
+
+    def _abandon(self, msgid: int) -> bool:
+        """A caller timed out: forget its call; False if its response already arrived."""
+        with self._pending_lock:
+            if self._pending.pop(msgid, None) is None:
+                return False
+            self._abandoned.add(msgid)
+            return True
+
+    # reading ------------------------------------------------------------------------------
+
+    def _read_loop(self) -> None:
+        reader = framing.MessageReader(self._limits)
+        reason = f"{self.name} closed the connection (EOF)"
+        try:
+            while self._close_reason is None:
+                try:
+                    data = self._transport.recv()
+                except OSError as error:
+                    reason = f"reading from {self.name} failed: {error}"
+                    break
+                if not data:
+                    break
+                try:
+                    messages = reader.feed(data)
+                    for message in messages:
+                        self._route(message)
+                except framing.FramingError as error:
+                    self.close(f"protocol violation by {self.name}: {error}", violation=True)
+                    return
+        finally:
+            self.close(reason)
+            self._transport.close()
+
+    def _route(self, message: framing.Message) -> None:
+        if isinstance(message, framing.Response):
+            with self._pending_lock:
+                call = self._pending.pop(message.msgid, None)
+                if call is None:
+                    if message.msgid in self._abandoned:
+                        self._abandoned.discard(message.msgid)
+                        return
+                    raise framing.FramingError(f"response to msgid {message.msgid}, which was never sent")
+            if message.error is None:
+                call._resolve(message.result, None)
+            else:
+                error = message.error
+                call._resolve(None, RemoteError(call.method, self.name, error.type, error.message, error.traceback))
+        elif isinstance(message, framing.Request):
+            self._dispatch(message.method, message.params, message.msgid)
+        else:
+            self._dispatch(message.method, message.params, None)
+
+    def _dispatch(self, method: str, params: list, msgid: int | None) -> None:
+        handler, inline = self._handlers.get(method, (None, False))
+        if inline and handler is not None:
+            self._serve(handler, method, params, msgid)
+        else:
+            self._pool.submit(lambda: self._serve(handler, method, params, msgid))
+
+    def _serve(self, handler: Handler | None, method: str, params: list, msgid: int | None) -> None:
+        """Run one incoming call and answer it (requests) or log its failure (notifications)."""
+        error: RemoteErrorInfo | None = None
+        result = None
+        if handler is None:
+            error = RemoteErrorInfo("MethodNotFound", f"no method {method!r} is served here", "")
+        else:
+            try:
+                result = handler(*params)
+            except Exception as raised:
+                error = RemoteErrorInfo.from_exception(raised)
+        if msgid is None:
+            if error is not None:
+                log.warning("notification %r from %s failed: %s: %s", method, self.name, error.type, error.message)
+            return
+        try:
+            data = self._encode(lambda packer: framing.response(packer, msgid, error, result), method)
+        except EncodeError as unencodable:
+            data = self._encode(
+                lambda packer: framing.response(packer, msgid, RemoteErrorInfo("EncodeError", str(unencodable)), None),
+                method,
+            )
+        try:
+            self._send(data)
+        except ChannelClosed:
+            pass
+
+    # closing ------------------------------------------------------------------------------
+
+    def close(self, reason: str = "closed locally", *, violation: bool = False) -> None:
+        """Close the channel once: fail every pending call with the reason, wake the reader."""
+        with self._close_lock:
+            if self._close_reason is not None:
+                return
+            self._close_reason = reason
+            callbacks, self._close_callbacks = self._close_callbacks, []
+        error_type = ProtocolViolation if violation else ChannelClosed
+        with self._pending_lock:
+            pending, self._pending = self._pending, {}
+        for call in pending.values():
+            call._resolve(None, error_type(reason))
+        self._closed.set()
+        self._transport.shutdown()
+        self._pool.stop()
+        if violation:
+            log.error("%s", reason)
+        if self._reader.ident is None:
+            self._transport.close()  # never started: no reader will close it
+        for callback in callbacks:
+            try:
+                callback(reason)
+            except Exception:
+                log.exception("on_close callback of %s failed", self.name)
