@@ -100,10 +100,14 @@ class Job:
     attempts: int = 0
 
     def __post_init__(self) -> None:
-        self.args = list(self.args)
-        self.kwargs = dict(self.kwargs)
-        self.status = JobStatus(self.status)
-        self.timeout_policy = TimeoutPolicy(self.timeout_policy)
+        if type(self.args) is not list:
+            self.args = list(self.args)
+        if type(self.kwargs) is not dict:
+            self.kwargs = dict(self.kwargs)
+        if type(self.status) is not JobStatus:
+            self.status = JobStatus(self.status)
+        if type(self.timeout_policy) is not TimeoutPolicy:
+            self.timeout_policy = TimeoutPolicy(self.timeout_policy)
 
     def check_carriable(self) -> None:
         """Raise `UnsafeValueError` naming this job's task if an argument cannot travel."""
@@ -116,7 +120,7 @@ class Job:
 
     def to_dict(self) -> dict[str, Any]:
         """A dict of msgpack-safe values; `Job.from_dict` is its inverse."""
-        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data = {name: getattr(self, name) for name in _FIELD_NAMES}
         data["status"] = self.status.value
         data["timeout_policy"] = self.timeout_policy.value
         return data
@@ -126,8 +130,9 @@ class Job:
         """Rebuild a job from `to_dict()` output; unknown keys are ignored, missing ones defaulted."""
         if not isinstance(data, dict) or "func_name" not in data:
             raise ValueError(f"not a job: expected a dict with 'func_name', got {type(data).__name__}")
-        known = {f.name for f in fields(cls)}
-        return cls(**{key: value for key, value in data.items() if key in known})
+        if data.keys() <= _FIELD_SET:
+            return cls(**data)
+        return cls(**{key: value for key, value in data.items() if key in _FIELD_SET})
 
     def get(self, timeout: float | None = None, interval: float = 0.05) -> Any:
         """Wait for this job's stored outcome and return its result.
@@ -139,3 +144,7 @@ class Job:
         from nuvom.sdk import wait_for_result
 
         return wait_for_result(self.id, timeout=timeout, interval=interval)
+
+
+_FIELD_NAMES = tuple(f.name for f in fields(Job))
+_FIELD_SET = frozenset(_FIELD_NAMES)

@@ -89,11 +89,13 @@ def _unpacker_options(limits: Limits) -> dict[str, Any]:
     )
 
 
-def make_ext_hook(limits: Limits) -> Callable[[int, bytes], Any]:
+def make_ext_hook(limits: Limits, count_container: Callable[[Any], Any] | None = None) -> Callable[[int, bytes], Any]:
     options = _unpacker_options(limits)
     del options["max_buffer_size"]  # an ext payload is already bounded by max_ext_len
 
     def ext_hook(code: int, data: bytes) -> Any:
+        if count_container is not None:
+            count_container(None)  # an ext payload costs at least as much as a container
         try:
             if code == EXT_JOB:
                 return Job.from_dict(msgpack.unpackb(data, **options))
@@ -122,7 +124,7 @@ class Decoder:
         self.limits = limits or Limits()
         self._containers = 0
         self._unpacker = msgpack.Unpacker(
-            ext_hook=make_ext_hook(self.limits),
+            ext_hook=make_ext_hook(self.limits, self._count_container),
             list_hook=self._count_container,
             object_hook=self._count_container,
             **_unpacker_options(self.limits),

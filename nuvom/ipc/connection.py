@@ -152,6 +152,9 @@ class Connection:
         self._pending_lock = threading.Lock()
         self._msgids = itertools.count(1)
         self._send_lock = threading.Lock()
+        self._outbox: list[bytes] = []
+        self._sending = False
+        self._corked = False  # the reader is answering a received chunk: hold inline answers
         self._local = threading.local()
         self._pool = _HandlerPool(f"ipc-{name}", MAX_HANDLER_THREADS)
         self._close_callbacks: list[Callable[[str], None]] = []
@@ -279,16 +282,53 @@ class Connection:
                 return msgid
 
     def _send(self, data: bytes) -> None:
+        """Queue `data` and, unless another thread is already sending, send everything queued.
+
+        Flush combining: while one thread is in the send syscall, others only append,
+        and the sender picks their bytes up in its next write, so concurrent responses
+        and requests share syscalls without a writer thread or added latency.
+        """
         with self._send_lock:
             self._check_open()
+            self._outbox.append(data)
+            if self._sending or (self._corked and threading.current_thread() is self._reader):
+                return
+            self._sending = True
+        self._drain_outbox()
+
+    def _flush(self) -> None:
+        """Send what the corked reader queued, unless another thread is already sending."""
+        with self._send_lock:
+            if self._sending or not self._outbox or self._close_reason is not None:
+                return
+            self._sending = True
+        try:
+            self._drain_outbox()
+        except ChannelClosed:
+            pass
+
+    def _drain_outbox(self) -> None:
+        """Send queued bytes until none are left; called by the one thread that is sending."""
+        while True:
+            with self._send_lock:
+                if not self._outbox or self._close_reason is not None:
+                    self._sending = False
+                    self._outbox.clear()
+                    return
+                chunk = self._outbox[0] if len(self._outbox) == 1 else b"".join(self._outbox)
+                self._outbox.clear()
             try:
-                self._transport.send(data, self._send_timeout)
+                self._transport.send(chunk, self._send_timeout)
             except SendTimeout:
-                self.close(f"{self.name} stopped reading: a send blocked for {self._send_timeout:g} s")
-                raise ChannelClosed(self._close_reason or "closed") from None
+                self._fail_send(f"{self.name} stopped reading: a send blocked for {self._send_timeout:g} s")
             except OSError as error:
-                self.close(f"cannot write to {self.name}: {error}")
-                raise ChannelClosed(self._close_reason or "closed") from None
+                self._fail_send(f"cannot write to {self.name}: {error}")
+
+    def _fail_send(self, reason: str) -> None:
+        with self._send_lock:
+            self._sending = False
+        self.close(reason)
+        raise ChannelClosed(self._close_reason or reason)
 
     def _check_open(self) -> None:
         if self._close_reason is not None:
@@ -318,11 +358,15 @@ class Connection:
                     break
                 try:
                     messages = reader.feed(data)
+                    self._corked = len(messages) > 1
                     for message in messages:
                         self._route(message)
                 except framing.FramingError as error:
                     self.close(f"protocol violation by {self.name}: {error}", violation=True)
                     return
+                if self._corked:
+                    self._corked = False
+                    self._flush()
         finally:
             self.close(reason)
             self._transport.close()

@@ -13,8 +13,7 @@ raises `FramingError` for anything else.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, NamedTuple, Union
 
 import msgpack
 
@@ -29,22 +28,19 @@ class FramingError(ValueError):
     """Bytes that are not a valid MessagePack-RPC message."""
 
 
-@dataclass(frozen=True)
-class Request:
+class Request(NamedTuple):
     msgid: int
     method: str
     params: list
 
 
-@dataclass(frozen=True)
-class Response:
+class Response(NamedTuple):
     msgid: int
     error: RemoteErrorInfo | None
     result: Any
 
 
-@dataclass(frozen=True)
-class Notification:
+class Notification(NamedTuple):
     method: str
     params: list
 
