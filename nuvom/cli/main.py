@@ -39,13 +39,14 @@ class CommandError(Exception):
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
+    from nuvom.plugins.policy import PluginConfigError
     from nuvom.plugins.registry import DuplicateRegistrationError, UnknownBackendError
     from nuvom.task import TaskRegistrationError
     from nuvom.worker import TaskModuleError
 
     return (
         CommandError, ConfigError, UnknownBackendError, DuplicateRegistrationError,
-        TaskModuleError, TaskRegistrationError,
+        TaskModuleError, TaskRegistrationError, PluginConfigError,
     )
 
 
@@ -99,10 +100,18 @@ def runworker(
     modules = [module for entry in (tasks or []) for module in entry.split(",")]
     if "" not in sys.path and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # task modules live in the project, as with `python -m`
-    worker = Worker(settings, task_modules=modules)
-    if stop_requested:
-        worker.request_stop()
-    raise typer.Exit(worker.run())
+    from nuvom.plugins.manager import get_manager
+
+    plugins = get_manager(".")
+    plugins.start_all()
+    try:
+        worker = Worker(settings, task_modules=modules)
+        if stop_requested:
+            worker.request_stop()
+        code = worker.run()
+    finally:
+        plugins.stop_all()
+    raise typer.Exit(code)
 
 
 def _record_or_fail(job_id: str) -> dict:

@@ -150,4 +150,11 @@ def _register_builtins() -> None:
     register_result_backend("sqlite", SQLiteResultBackend)
 
 
+def _lazy_plugins(capability: str, name: str) -> Any:
+    from nuvom.plugins.manager import lazy_resolver
+
+    return lazy_resolver(capability, name)
+
+
 _register_builtins()
+REGISTRY.add_resolver(_lazy_plugins)

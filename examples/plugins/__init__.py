@@ -1,0 +1,1 @@
+"""Example plugins: good ones here, misbehaving ones in `misbehaving/`."""

@@ -1,0 +1,164 @@
+"""Find the configured plugins without running any of their code.
+
+Sources: the `[plugins]` table of `.nuvom_plugins.toml` (capability = "module:Class"
+or a list of them) and the `nuvom` entry-point group of installed packages. A
+plugin's `name` is read *statically*: its module's source is located on disk and
+parsed with `ast`, so an untrusted plugin never runs in the worker. The host's
+handshake later confirms the name (and refuses a mismatch).
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import sys
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from nuvom.plugins.contracts import CAPABILITIES, api_compatible
+from nuvom.plugins.policy import Policy, PluginConfigError, parse_policy
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10
+    import tomli as tomllib
+
+ENTRY_POINT_GROUP = "nuvom"
+
+
+@dataclass(frozen=True)
+class PluginSpec:
+    target: str  # "module:Class" or "path/file.py:Class"
+    capabilities: tuple[str, ...]
+    name: str
+    source: str
+    project_dir: str
+    settings: dict = field(default_factory=dict)
+    policy: Policy = field(default_factory=Policy)
+    import_root: str = ""  # the sys.path entry its module was found under
+
+    def handshake(self) -> dict[str, Any]:
+        """What the host needs to load the plugin (sent in `hello`)."""
+        path = [self.import_root or self.project_dir]
+        if self.project_dir not in path:
+            path.append(self.project_dir)
+        return {"target": self.target, "import_path": path, "name": self.name}
+
+
+def module_source(module: str, search_path: list[str]) -> tuple[Path, str] | None:
+    """(the .py file of `module`, the search_path entry it is under), found without importing."""
+    parts = module.split(".")
+    for root in search_path:
+        base = Path(root or ".").joinpath(*parts)
+        for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+            if candidate.is_file():
+                return candidate, str(Path(root or ".").resolve())
+    return None
+
+
+def read_class_attributes(source: Path, class_name: str) -> dict[str, Any] | None:
+    """Literal class attributes (name, provides, api_version) of `class_name`; None if absent."""
+    tree = ast.parse(source.read_text(encoding="utf-8"), filename=str(source))
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == class_name:
+            found: dict[str, Any] = {}
+            for statement in node.body:
+                targets = statement.targets if isinstance(statement, ast.Assign) else (
+                    [statement.target] if isinstance(statement, ast.AnnAssign) and statement.value else []
+                )
+                for target in targets:
+                    if isinstance(target, ast.Name) and target.id in ("name", "provides", "api_version"):
+                        try:
+                            found[target.id] = ast.literal_eval(statement.value)
+                        except ValueError:
+                            pass
+            return found
+    return None
+
+
+def _static_info(target: str, project_dir: str) -> tuple[str, str, list[str]]:
+    """(plugin name, import root, problems) for a target, read from its source."""
+    location, _, class_name = target.rpartition(":")
+    if not location or not class_name:
+        return "", "", [f"plugin {target!r}: expected 'module:Class' or 'path/file.py:Class'"]
+    if location.endswith(".py"):
+        source = Path(project_dir, location)
+        root = project_dir
+        if not source.is_file():
+            return "", "", [f"plugin {target!r}: file {source} not found"]
+    else:
+        search = [project_dir, *[p for p in sys.path if p and os.path.isdir(p)]]
+        found = module_source(location, search)
+        if found is None:
+            return "", "", [f"plugin {target!r}: module {location!r} not found in {project_dir} or on sys.path"]
+        source, root = found
+    attributes = read_class_attributes(source, class_name)
+    if attributes is None:
+        return "", "", [f"plugin {target!r}: {source} defines no class {class_name!r}"]
+    problems = []
+    version = attributes.get("api_version")
+    if version is not None and not api_compatible(version):
+        problems.append(f"plugin {target!r}: api_version {version!r} is incompatible with Nuvom's plugin API 1.x")
+    name = attributes.get("name")
+    return (name if isinstance(name, str) and name else class_name.lower()), root, problems
+
+
+def _listed(table: dict[str, Any], problems: list[str]) -> list[tuple[str, str]]:
+    listed = []
+    for capability, targets in table.items():
+        if capability not in CAPABILITIES:
+            problems.append(f"[plugins] {capability!r} is not a capability; use one of: {', '.join(CAPABILITIES)}")
+            continue
+        for target in [targets] if isinstance(targets, str) else targets if isinstance(targets, list) else [None]:
+            if not isinstance(target, str):
+                problems.append(f"[plugins] {capability}: expected a \"module:Class\" string or a list of them")
+                continue
+            listed.append((capability, target))
+    return listed
+
+
+def load_plugin_specs(project_dir: str | os.PathLike = ".", *, entry_points: bool = True) -> list[PluginSpec]:
+    """Every configured plugin; `PluginConfigError` listing every problem at once."""
+    from nuvom.config import get_settings
+
+    root = Path(project_dir).resolve()
+    path = root / get_settings().plugins_file
+    problems: list[str] = []
+    config: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            config = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as error:
+            raise PluginConfigError(f"{path}: {error}") from None
+    listed = [(capability, target, str(path.name)) for capability, target in _listed(config.get("plugins", {}), problems)]
+    if entry_points:
+        for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
+            capability = entry.name if entry.name in CAPABILITIES else "queue_backend"
+            listed.append((capability, entry.value, f"entry point {entry.name!r}"))
+    by_target: dict[str, dict[str, Any]] = {}
+    for capability, target, source in listed:
+        entry = by_target.setdefault(target, {"capabilities": [], "source": source})
+        entry["capabilities"].append(capability)
+    tables = config.get("plugin", {})
+    specs, names = [], {}
+    for target, entry in by_target.items():
+        name, import_root, found = _static_info(target, str(root))
+        problems.extend(found)
+        if not name:
+            continue
+        if name in names:
+            problems.append(f"plugin name {name!r} is used by both {names[name]} and {target}; rename one")
+            continue
+        names[name] = target
+        policy, settings, found = parse_policy(name, tables.get(name, {}))
+        problems.extend(found)
+        specs.append(
+            PluginSpec(target, tuple(entry["capabilities"]), name, entry["source"], str(root), settings, policy, import_root)
+        )
+    for unknown in set(tables) - set(names):
+        problems.append(f"[plugin.{unknown}] configures a plugin that is not listed under [plugins]")
+    if problems:
+        raise PluginConfigError("\n".join(problems))
+    return specs

@@ -1,0 +1,427 @@
+"""`PluginSupervisor`: owns one plugin host process from spawn to reaping.
+
+    spawning -> handshaking -> starting -> running -> stopping -> stopped
+                                        \\-> failed (with the reason) / restarting
+
+The host runs `python -I -m plugin_host --fd N` in its own session, with a
+minimal environment, talking over a socketpair; its stdout and stderr are read
+line by line and logged under `nuvom.plugin.<name>`. Every phase has a timeout.
+A host that dies is noticed at once (end of the channel), reported in words
+(exit code or signal name, the last stderr lines) and restarted with backoff
+until `max_restarts`; after that it stays `failed` with the reason. Calls made
+while it is down fail at once with `PluginUnavailableError`.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from nuvom.ipc import CallTimeout, ChannelClosed, Connection, RemoteError
+from nuvom.plugins.discovery import PluginSpec
+
+STDERR_TAIL_LINES = 20
+MAX_LINE_BYTES = 8192
+LOG_LINES_PER_SECOND = 200
+NUVOM_ROOT = str(Path(__file__).resolve().parents[2])
+SIGNAL_HINTS = {
+    signal.SIGKILL: "possibly out of memory, or killed by Nuvom after a timeout",
+    signal.SIGSEGV: "segmentation fault",
+    signal.SIGABRT: "aborted",
+    signal.SIGBUS: "bus error",
+}
+
+
+class _Spawner:
+    """Starts every host from one long-lived thread.
+
+    A host asks the kernel for SIGKILL when its parent dies (PR_SET_PDEATHSIG), and
+    Linux sends it when the *thread* that forked it exits. Spawning from short-lived
+    threads (a start-up pool, a restart thread) would kill healthy hosts; this thread
+    lives as long as the worker.
+    """
+
+    def __init__(self) -> None:
+        self._requests: "queue.SimpleQueue[tuple[list[str], dict, queue.SimpleQueue]]" = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def popen(self, args: list[str], **kwargs: Any) -> subprocess.Popen:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="nuvom-host-spawner", daemon=True)
+                self._thread.start()
+        reply: queue.SimpleQueue = queue.SimpleQueue()
+        self._requests.put((args, kwargs, reply))
+        result = reply.get()
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def _run(self) -> None:
+        while True:
+            args, kwargs, reply = self._requests.get()
+            try:
+                reply.put(subprocess.Popen(args, **kwargs))
+            except BaseException as error:  # handed back to the caller, which raises it
+                reply.put(error)
+
+
+_spawner = _Spawner()
+
+
+class PluginError(Exception):
+    """A plugin failed; the message says which plugin and why."""
+
+
+class PluginUnavailableError(PluginError):
+    """A call on a plugin that is not running."""
+
+
+def describe_exit(returncode: int | None) -> str:
+    if returncode is None:
+        return "still running"
+    if returncode < 0:
+        number = -returncode
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = f"signal {number}"
+        hint = SIGNAL_HINTS.get(number)
+        return f"killed by {name}" + (f" ({hint})" if hint else "")
+    return f"exited with code {returncode}"
+
+
+def host_environment(passthrough: tuple[str, ...]) -> dict[str, str]:
+    """The host's whole environment: what Python needs plus the variables the policy names."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
+    for name in passthrough:
+        if name in os.environ:
+            env[name] = os.environ[name]
+    return env
+
+
+class PluginSupervisor:
+    """One plugin in one host process, with its lifecycle and failure reports."""
+
+    def __init__(
+        self,
+        spec: PluginSpec,
+        settings: dict[str, Any],
+        on_registered: Callable[[str, str, str], None] | None = None,
+        on_state: Callable[["PluginSupervisor"], None] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.policy = spec.policy
+        self.settings = settings
+        self.log = logging.getLogger(f"nuvom.plugin.{spec.name}")
+        self.state = "stopped"
+        self.pid: int | None = None
+        self.restarts = 0
+        self.started_at: float | None = None
+        self.generation = 0  # increases with every successful start; stubs re-instantiate on change
+        self.registered: dict[str, list[str]] = {}
+        self.last_failure: dict[str, Any] | None = None
+        self.stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
+        self._on_registered = on_registered
+        self._on_state = on_state
+        self._process: subprocess.Popen | None = None
+        self._connection: Connection | None = None
+        self._lock = threading.RLock()
+        self._stopping = threading.Event()
+        self._output_threads: list[threading.Thread] = []
+
+    # lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Spawn, handshake and start the plugin; `PluginError` with the reason on failure."""
+        self._stopping.clear()
+        try:
+            self._start_once()
+        except PluginError as error:
+            self._fail(str(error))
+            raise
+
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        self.log.debug("plugin %s: %s", self.name, state)
+        if self._on_state is not None:
+            self._on_state(self)
+
+    def _start_once(self) -> None:
+        timeout = self.policy.start_timeout
+        self._set_state("spawning")
+        ours, theirs = socket.socketpair()
+        try:
+            process = _spawner.popen(
+                [sys.executable, "-I", "-m", "plugin_host", "--fd", str(theirs.fileno())],
+                pass_fds=[theirs.fileno()],
+                cwd=NUVOM_ROOT,
+                env=host_environment(self.policy.env),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+        finally:
+            theirs.close()
+        with self._lock:
+            self._process, self.pid = process, process.pid
+            self.stderr_tail.clear()
+        self._capture_output(process)
+        connection = Connection(ours, name=f"plugin {self.name!r}")
+        connection.register("registered", self._registered_late)
+        connection.on_close(lambda reason, conn=connection: self._channel_closed(conn, reason))
+        connection.start()
+        with self._lock:
+            self._connection = connection
+        self._set_state("handshaking")
+        info = self._phase(connection, "hello", "loading the plugin", timeout, self.spec.handshake())
+        if info.get("name") != self.spec.name:
+            raise PluginError(
+                f"plugin {self.name!r}: the class says its name is {info.get('name')!r}; "
+                f"{self.spec.target} was configured as {self.spec.name!r}"
+            )
+        self._set_state("starting")
+        registered = self._phase(connection, "start", "start()", timeout, self.settings)
+        with self._lock:
+            self.registered = {capability: list(names) for capability, names in registered.items()}
+            self.generation += 1
+            self.started_at = time.time()
+        for capability, names in self.registered.items():
+            for name in names:
+                if self._on_registered is not None:
+                    self._on_registered(self.name, capability, name)
+        self._set_state("running")
+        self.log.info(
+            "plugin %s running (pid %s), registered %s", self.name, self.pid,
+            ", ".join(f"{c}={n}" for c, names in self.registered.items() for n in names) or "nothing",
+        )
+        threading.Thread(target=self._health_loop, args=(connection,), name=f"health-{self.name}", daemon=True).start()
+
+    def _phase(self, connection: Connection, method: str, label: str, timeout: float, *params: Any) -> Any:
+        """Run one start-up call; a hang, an exception or a death becomes a PluginError in words."""
+        try:
+            return connection.call(method, *params, timeout=timeout)
+        except CallTimeout:
+            stack = self._ask_for_stack()
+            self._kill("timed out")
+            raise PluginError(f"plugin {self.name!r}: {label} timed out after {timeout:g} s{stack}") from None
+        except RemoteError as error:
+            self._kill("failed")
+            raise PluginError(
+                f"plugin {self.name!r}: {label} raised {error.remote_type}: {error.remote_message}\n"
+                f"{error.remote_traceback.rstrip()}"
+            ) from None
+        except ChannelClosed:
+            raise PluginError(f"plugin {self.name!r}: host died during {label}: {self._death_report()}") from None
+
+    def _ask_for_stack(self) -> str:
+        """Best effort: the host's Python stack (faulthandler on SIGUSR1), from its stderr."""
+        process = self._process
+        if process is None or process.poll() is not None:
+            return ""
+        before = len(self.stderr_tail)
+        try:
+            os.kill(process.pid, signal.SIGUSR1)
+        except ProcessLookupError:
+            return ""
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline and len(self.stderr_tail) <= before:
+            time.sleep(0.02)
+        time.sleep(0.05)  # the dump is several lines: let the reader catch the rest of it
+        lines = list(self.stderr_tail)[before:] if len(self.stderr_tail) > before else []
+        return ("; where it was:\n" + "\n".join(lines)) if lines else ""
+
+    def call(self, method: str, *params: Any, timeout: float | None = None) -> Any:
+        """A call on the running host; `PluginUnavailableError` at once if it is not running."""
+        with self._lock:
+            connection, state = self._connection, self.state
+        if state != "running" or connection is None:
+            raise PluginUnavailableError(self.unavailable_reason())
+        try:
+            return connection.call(method, *params, timeout=self.policy.call_timeout if timeout is None else timeout)
+        except CallTimeout as error:
+            self.log.warning("plugin %s: %s; checking the host's health", self.name, error)
+            threading.Thread(target=self._check_health, args=(connection,), daemon=True).start()
+            raise PluginUnavailableError(f"plugin {self.name!r}: {error}") from None
+        except ChannelClosed:
+            raise PluginUnavailableError(self.unavailable_reason()) from None
+
+    def unavailable_reason(self) -> str:
+        reason = (self.last_failure or {}).get("reason", "")
+        return f"plugin {self.name!r} is {self.state}" + (f": {reason.splitlines()[0]}" if reason else "")
+
+    def stop(self) -> None:
+        """stop() with stop_timeout, then SIGTERM, then SIGKILL of the host's process group."""
+        self._stopping.set()
+        with self._lock:
+            connection, process, state = self._connection, self._process, self.state
+        if process is None:
+            return
+        self._set_state("stopping")
+        if connection is not None and state == "running":
+            try:
+                connection.call("stop", timeout=self.policy.stop_timeout)
+            except CallTimeout:
+                self.log.warning("plugin %s: stop() did not return within %g s; ending the host",
+                                 self.name, self.policy.stop_timeout)
+            except RemoteError as error:
+                self.log.warning("plugin %s: stop() raised %s: %s", self.name, error.remote_type, error.remote_message)
+            except ChannelClosed:
+                pass
+        if connection is not None:
+            connection.close("worker stopped the plugin")
+        self._end_process(process, grace=1.0)
+        self._set_state("stopped")
+
+    # failures ----------------------------------------------------------------------------
+
+    def _end_process(self, process: subprocess.Popen, grace: float) -> None:
+        """SIGTERM the group, wait `grace`, SIGKILL it; always reap."""
+        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+            if process.poll() is not None:
+                break
+            try:
+                os.killpg(process.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                process.wait(wait)
+            except subprocess.TimeoutExpired:
+                continue
+        try:
+            os.killpg(process.pid, signal.SIGKILL)  # anything the host left in its group
+        except (ProcessLookupError, PermissionError):
+            pass
+        process.wait()
+        for thread in self._output_threads:
+            thread.join(1.0)
+
+    def _kill(self, why: str) -> None:
+        with self._lock:
+            process, connection = self._process, self._connection
+        if connection is not None:
+            connection.close(f"plugin {why}")
+        if process is not None:
+            self._end_process(process, grace=0)
+
+    def _death_report(self) -> str:
+        process = self._process
+        if process is not None:
+            try:
+                process.wait(2.0)
+            except subprocess.TimeoutExpired:
+                pass
+        for thread in self._output_threads:
+            thread.join(0.5)
+        report = describe_exit(process.returncode if process else None)
+        if self.stderr_tail:
+            report += "; last stderr lines:\n" + "\n".join(self.stderr_tail)
+        return report
+
+    def _channel_closed(self, connection: Connection, reason: str) -> None:
+        """The channel ended. Unless we are stopping or restarting, the host failed: report, restart."""
+        with self._lock:
+            if connection is not self._connection or self._stopping.is_set() or self.state != "running":
+                return
+        if "protocol violation" in reason:
+            self._kill("broke the protocol")
+            failure = f"plugin {self.name!r}: {reason}; the host was killed"
+        else:
+            failure = f"plugin {self.name!r}: host died: {self._death_report()}"
+        self._fail(failure)
+        threading.Thread(target=self._restart, name=f"restart-{self.name}", daemon=True).start()
+
+    def _fail(self, reason: str) -> None:
+        with self._lock:
+            self.last_failure = {"reason": reason, "stderr_tail": list(self.stderr_tail), "at": time.time()}
+        self.log.error("%s", reason)
+        self._set_state("failed")
+
+    def _restart(self) -> None:
+        policy = self.policy
+        while not self._stopping.is_set():
+            if policy.restart != "on-failure" or self.restarts >= policy.max_restarts:
+                self.log.error("plugin %s stays failed after %d restarts", self.name, self.restarts)
+                return
+            delay = policy.restart_backoff * (2**self.restarts)
+            self.restarts += 1
+            self._set_state("restarting")
+            self.log.warning("plugin %s: restart %d of %d in %.1f s", self.name, self.restarts, policy.max_restarts, delay)
+            if self._stopping.wait(delay):
+                return
+            try:
+                self._start_once()
+                return
+            except PluginError as error:
+                self._fail(str(error))
+
+    def _registered_late(self, capability: str, name: str) -> None:
+        with self._lock:
+            self.registered.setdefault(capability, []).append(name)
+        if self._on_registered is not None:
+            self._on_registered(self.name, capability, name)
+
+    # health ------------------------------------------------------------------------------
+
+    def _health_loop(self, connection: Connection) -> None:
+        while not connection.wait_closed(self.policy.health_interval):
+            if not self._check_health(connection):
+                return
+
+    def _check_health(self, connection: Connection) -> bool:
+        try:
+            connection.call("ping", timeout=min(2.0, self.policy.call_timeout))
+            return True
+        except CallTimeout:
+            with self._lock:
+                current = connection is self._connection and self.state == "running"
+            if current:
+                self._fail(f"plugin {self.name!r}: did not answer a health check within "
+                           f"{min(2.0, self.policy.call_timeout):g} s (stuck holding the GIL?); killing it")
+                self._kill("was unresponsive")
+                threading.Thread(target=self._restart, daemon=True).start()
+            return False
+        except ChannelClosed:
+            return False
+
+    # output ------------------------------------------------------------------------------
+
+    def _capture_output(self, process: subprocess.Popen) -> None:
+        self._output_threads = [
+            threading.Thread(target=self._pump, args=(process.stdout, logging.INFO, False), daemon=True),
+            threading.Thread(target=self._pump, args=(process.stderr, logging.WARNING, True), daemon=True),
+        ]
+        for thread in self._output_threads:
+            thread.start()
+
+    def _pump(self, stream, level: int, keep_tail: bool) -> None:
+        """Log the host's output line by line, bounded in line length and in lines per second."""
+        window_start, logged, dropped = time.monotonic(), 0, 0
+        for raw in iter(lambda: stream.readline(MAX_LINE_BYTES), b""):
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            if keep_tail:
+                self.stderr_tail.append(line)
+            now = time.monotonic()
+            if now - window_start >= 1.0:
+                if dropped:
+                    self.log.warning("plugin %s: ... %d output lines dropped", self.name, dropped)
+                window_start, logged, dropped = now, 0, 0
+            if logged < LOG_LINES_PER_SECOND:
+                logged += 1
+                self.log.log(level, "plugin %s: %s", self.name, line)
+            else:
+                dropped += 1
+        stream.close()

@@ -1,0 +1,157 @@
+"""Load one plugin and serve its backends over the channel.
+
+Methods served to the worker:
+
+- `hello(spec)`: put the spec's import path on sys.path, import `module:Class`, check
+  it is a plugin, instantiate it; returns its name, provides, api_version and pid.
+- `start(settings)`: call the plugin's `start()`; returns what it registered
+  (`{capability: [names]}`). Later registrations are sent as `registered` notifications.
+- `instantiate(capability, name)`: create the registered backend class with no
+  arguments, as upstream Nuvom does; returns a handle.
+- `invoke(handle, method, args, kwargs)`: call one method of the backend contract on it.
+- `ping()`, `stop()`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import itertools
+import os
+import runpy
+import sys
+import threading
+from typing import Any
+
+from nuvom.ipc import Connection
+from nuvom.plugins.contracts import API_VERSION, check_plugin_class
+from nuvom.queue_backends.base import call_dequeue, call_pop_batch
+
+PROTOCOL_VERSION = 1
+ALLOWED_METHODS = {
+    "queue_backend": {"enqueue", "enqueue_many", "dequeue", "pop_batch", "qsize", "clear", "ack", "nack", "renew"},
+    "result_backend": {"set_result", "get_result", "set_error", "get_error", "get_full", "list_jobs", "store_many"},
+}
+
+
+class HostError(Exception):
+    """A request the host refuses (bad handle, method outside the contract, ...)."""
+
+
+def load_class(target: str) -> type:
+    """`module:Class` or `path/to/file.py:Class`."""
+    location, _, attribute = target.rpartition(":")
+    if not location or not attribute:
+        raise HostError(f"plugin target {target!r} must look like 'module:Class' or 'file.py:Class'")
+    if location.endswith(".py"):
+        namespace = runpy.run_path(location, run_name=f"nuvom_plugin_{os.path.basename(location)[:-3]}")
+        if attribute not in namespace:
+            raise HostError(f"{location} defines no {attribute!r}")
+        return namespace[attribute]
+    module = importlib.import_module(location)
+    try:
+        return getattr(module, attribute)
+    except AttributeError:
+        raise HostError(f"module {location!r} has no attribute {attribute!r}") from None
+
+
+class PluginHost:
+    """State of this process: the plugin, what it registered, and live backend objects."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.plugin: Any = None
+        self.registered: dict[str, dict[str, Any]] = {}
+        self.objects: dict[int, tuple[str, Any]] = {}
+        self.handles = itertools.count(1)
+        self.started = False
+        self._capture_registrations()
+
+    def _capture_registrations(self) -> None:
+        """Record every `register_*` the plugin makes, and tell the worker about late ones."""
+        from nuvom.plugins.registry import REGISTRY
+
+        original = REGISTRY.register
+
+        def register(capability: str, name: str, obj: Any, *, override: bool = False) -> None:
+            original(capability, name, obj, override=override)
+            key = name.strip().lower()
+            self.registered.setdefault(capability, {})[key] = obj
+            if self.started:
+                self.connection.notify("registered", capability, key)
+
+        REGISTRY.register = register
+
+    def hello(self, spec: dict) -> dict:
+        for path in reversed(spec.get("import_path", [])):
+            if path not in sys.path:
+                sys.path.insert(0, path)
+        cls = load_class(spec["target"])
+        problems = check_plugin_class(cls)
+        if problems:
+            raise HostError(f"{spec['target']} is not a Nuvom plugin: " + "; ".join(problems))
+        self.plugin = cls()
+        return {
+            "protocol": PROTOCOL_VERSION,
+            "api_version": API_VERSION,
+            "name": cls.name,
+            "provides": list(cls.provides),
+            "plugin_api_version": str(getattr(cls, "api_version", API_VERSION)),
+            "pid": os.getpid(),
+        }
+
+    def start(self, settings: dict) -> dict:
+        if self.plugin is None:
+            raise HostError("start() before hello()")
+        start = self.plugin.start
+        try:
+            parameters = inspect.signature(start).parameters
+        except (TypeError, ValueError):
+            parameters = {}
+        if parameters:
+            start(settings)
+        else:
+            start()
+        self.started = True
+        return {capability: sorted(names) for capability, names in self.registered.items()}
+
+    def instantiate(self, capability: str, name: str) -> int:
+        cls = self.registered.get(capability, {}).get(name.strip().lower())
+        if cls is None:
+            raise HostError(f"this plugin registered no {capability} named {name!r}")
+        handle = next(self.handles)
+        self.objects[handle] = (capability, cls() if inspect.isclass(cls) else cls)
+        return handle
+
+    def invoke(self, handle: int, method: str, args: list, kwargs: dict) -> Any:
+        try:
+            capability, obj = self.objects[handle]
+        except KeyError:
+            raise HostError(f"no backend object with handle {handle}") from None
+        if method not in ALLOWED_METHODS.get(capability, ()):
+            raise HostError(f"{method!r} is not a method of the {capability} contract")
+        if method == "pop_batch":
+            return call_pop_batch(obj, *args)
+        if method == "dequeue":
+            return call_dequeue(obj, *args)
+        return getattr(obj, method)(*args, **kwargs)
+
+    def stop(self) -> None:
+        if self.plugin is not None:
+            self.plugin.stop()
+
+
+def serve(fd: int) -> None:
+    """Serve the plugin until the worker closes the channel (or dies)."""
+    connection = Connection.from_fd(fd, name="worker")
+    host = PluginHost(connection)
+    connection.register("hello", host.hello)
+    connection.register("start", host.start)
+    connection.register("instantiate", host.instantiate)
+    connection.register("invoke", host.invoke)
+    connection.register("ping", lambda: "pong", inline=True)
+    connection.register("stop", host.stop)
+    done = threading.Event()
+    connection.on_close(lambda reason: done.set())
+    connection.start()
+    done.wait()
