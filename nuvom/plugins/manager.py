@@ -50,6 +50,7 @@ class PluginManager:
         self.specs = {spec.name: spec for spec in specs}
         self.supervisors: dict[str, PluginSupervisor] = {}
         self.inprocess: dict[str, Any] = {}
+        self._entries: list[tuple[str, str, Any]] = []  # what we put in the registry, to take out at stop
         self._lock = threading.Lock()
 
     @classmethod
@@ -67,7 +68,10 @@ class PluginManager:
         if stub is None:
             return
         supervisor = self.supervisors[plugin]
-        REGISTRY.register(capability, name, functools.partial(stub, supervisor, name), override=True)
+        factory = functools.partial(stub, supervisor, name)
+        REGISTRY.register(capability, name, factory, override=True)
+        with self._lock:
+            self._entries.append((capability, name, factory))
 
     def start(self, spec: PluginSpec) -> None:
         """Start one plugin; a failure is logged and kept in its state, never raised."""
@@ -119,6 +123,11 @@ class PluginManager:
             thread.start()
         for thread in threads:
             thread.join()
+        with self._lock:
+            entries, self._entries = self._entries, []
+        for capability, name, factory in entries:
+            if REGISTRY.get(capability).get(name) is factory:
+                REGISTRY.unregister(capability, name)  # a stopped plugin's backends are gone
         for name, plugin in list(self.inprocess.items()):
             try:
                 plugin.stop()

@@ -14,7 +14,7 @@ import threading
 from typing import Any, Sequence
 
 from nuvom.job import Job
-from nuvom.plugins.supervisor import PluginSupervisor
+from nuvom.plugins.supervisor import PluginCallTimeout, PluginSupervisor
 from nuvom.queue_backends.base import BaseJobQueue
 from nuvom.result_backends.base import BaseResultBackend
 
@@ -38,7 +38,12 @@ class _RemoteObject:
                 self._generation = generation
             handle = self._handle
         timeout = supervisor.policy.call_timeout + blocking
-        return supervisor.call("invoke", handle, method, list(args), kwargs, timeout=timeout)
+        try:
+            return supervisor.call("invoke", handle, method, list(args), kwargs, timeout=timeout)
+        except PluginCallTimeout:
+            raise PluginCallTimeout(
+                f"plugin {supervisor.name!r}: {self._name}.{method}() got no answer within {timeout:g} s"
+            ) from None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._name!r} in plugin {self._supervisor.name!r}>"

@@ -88,6 +88,10 @@ class PluginUnavailableError(PluginError):
     """A call on a plugin that is not running."""
 
 
+class PluginCallTimeout(PluginError, TimeoutError):
+    """A call on a running plugin got no answer in time (the host is then health-checked)."""
+
+
 def describe_exit(returncode: int | None) -> str:
     if returncode is None:
         return "still running"
@@ -255,7 +259,7 @@ class PluginSupervisor:
         except CallTimeout as error:
             self.log.warning("plugin %s: %s; checking the host's health", self.name, error)
             threading.Thread(target=self._check_health, args=(connection,), daemon=True).start()
-            raise PluginUnavailableError(f"plugin {self.name!r}: {error}") from None
+            raise PluginCallTimeout(f"plugin {self.name!r}: {error}") from None
         except ChannelClosed:
             raise PluginUnavailableError(self.unavailable_reason()) from None
 

@@ -1,0 +1,53 @@
+"""A project directory with a .nuvom_plugins.toml, and cleanup of every host a test started."""
+
+from __future__ import annotations
+
+import os
+import signal
+import textwrap
+
+import pytest
+
+from nuvom.plugins.discovery import load_plugin_specs
+from nuvom.plugins.manager import PluginManager
+
+
+def host_pids() -> set[int]:
+    """Every plugin host process on the machine (by command line)."""
+    pids = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                    if b"plugin_host" in cmdline.read():
+                        pids.add(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ")[1][0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def project(tmp_path):
+    """write(toml_text) -> PluginManager for a project in tmp_path; every host is stopped at teardown."""
+    managers = []
+
+    def write(toml: str) -> PluginManager:
+        (tmp_path / ".nuvom_plugins.toml").write_text(textwrap.dedent(toml))
+        manager = PluginManager(load_plugin_specs(tmp_path))
+        managers.append(manager)
+        return manager
+
+    yield write
+    for manager in managers:
+        manager.stop_all()
+        for supervisor in manager.supervisors.values():
+            if supervisor.pid and alive(supervisor.pid):
+                os.killpg(supervisor.pid, signal.SIGKILL)
