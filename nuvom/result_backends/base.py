@@ -56,9 +56,10 @@ class BaseResultBackend(ABC):
     ) -> None:
         """Record a successful outcome."""
 
-    @abstractmethod
     def get_result(self, job_id: str) -> Any:
         """The stored result, or None if the job has none (yet)."""
+        record = self.get_full(job_id)
+        return record["result"] if record else None
 
     @abstractmethod
     def set_error(
@@ -76,9 +77,10 @@ class BaseResultBackend(ABC):
     ) -> None:
         """Record a failure (stored as `ErrorInfo`)."""
 
-    @abstractmethod
     def get_error(self, job_id: str) -> str | None:
         """The stored failure as "Type: message", or None."""
+        record = self.get_full(job_id)
+        return format_error(record["error"]) if record else None
 
     @abstractmethod
     def get_full(self, job_id: str) -> dict | None:

@@ -6,7 +6,7 @@ import threading
 import time
 from typing import Any
 
-from nuvom.result_backends.base import BaseResultBackend, error_info, format_error, full_record
+from nuvom.result_backends.base import BaseResultBackend, error_info, full_record
 
 
 class MemoryResultBackend(BaseResultBackend):
@@ -30,14 +30,6 @@ class MemoryResultBackend(BaseResultBackend):
 
     def _store(self, record: dict) -> None:
         self.store_many([record])
-
-    def get_result(self, job_id: str) -> Any:
-        record = self.get_full(job_id)
-        return record["result"] if record else None
-
-    def get_error(self, job_id: str) -> str | None:
-        record = self.get_full(job_id)
-        return format_error(record["error"]) if record else None
 
     def get_full(self, job_id: str) -> dict | None:
         with self._lock:

@@ -17,7 +17,7 @@ from typing import Any
 import msgpack
 
 from nuvom.sqlite_connections import ThreadConnections, write_transaction
-from nuvom.result_backends.base import BaseResultBackend, error_info, format_error, full_record
+from nuvom.result_backends.base import BaseResultBackend, error_info, full_record
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
@@ -64,14 +64,6 @@ class SQLiteResultBackend(BaseResultBackend):
     def get_full(self, job_id: str) -> dict | None:
         row = self._db().execute("SELECT record FROM results WHERE job_id = ?", (job_id,)).fetchone()
         return msgpack.unpackb(row[0], raw=False) if row else None
-
-    def get_result(self, job_id: str) -> Any:
-        record = self.get_full(job_id)
-        return record["result"] if record else None
-
-    def get_error(self, job_id: str) -> str | None:
-        record = self.get_full(job_id)
-        return format_error(record["error"]) if record else None
 
     def list_jobs(self, limit: int | None = None) -> list[dict]:
         rows = self._db().execute(
