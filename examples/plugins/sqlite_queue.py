@@ -5,10 +5,11 @@ no acknowledgement step): it runs unchanged in process or isolated in a plugin h
 The file comes from `settings["path"]` (set it in `[plugin.my_queue].settings`).
 """
 
-import json
 import sqlite3
 import threading
 import time
+
+import msgpack
 
 from nuvom.job import Job
 from nuvom.plugins.contracts import Plugin
@@ -20,12 +21,12 @@ DB_PATH = {"path": "my_queue.db"}
 class MyQueue(BaseJobQueue):
     def __init__(self):
         self.db = sqlite3.connect(DB_PATH["path"], check_same_thread=False, isolation_level=None)
-        self.db.execute("CREATE TABLE IF NOT EXISTS jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT)")
+        self.db.execute("CREATE TABLE IF NOT EXISTS jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, body BLOB)")
         self.lock = threading.Lock()
 
     def enqueue(self, job):
         with self.lock:
-            self.db.execute("INSERT INTO jobs (body) VALUES (?)", (json.dumps(job.to_dict()),))
+            self.db.execute("INSERT INTO jobs (body) VALUES (?)", (msgpack.packb(job.to_dict()),))
 
     def dequeue(self, timeout=None):
         jobs = self._take(1, timeout)
@@ -44,7 +45,7 @@ class MyQueue(BaseJobQueue):
                     self.db.execute(f"DELETE FROM jobs WHERE seq IN ({','.join('?' * len(rows))})", [r[0] for r in rows])
                 self.db.execute("COMMIT")
             if rows or time.monotonic() >= deadline:
-                return [Job.from_dict(json.loads(body)) for _, body in rows]
+                return [Job.from_dict(msgpack.unpackb(body)) for _, body in rows]
             time.sleep(0.01)
 
     def qsize(self):
