@@ -44,7 +44,11 @@ class PluginSpec:
         path = [self.import_root or self.project_dir]
         if self.project_dir not in path:
             path.append(self.project_dir)
-        return {"target": self.target, "import_path": path, "name": self.name}
+        location, _, attribute = self.target.rpartition(":")
+        target = self.target
+        if location.endswith(".py"):  # the host's working directory is not the project's
+            target = f"{Path(self.project_dir, location)}:{attribute}"
+        return {"target": target, "import_path": path, "name": self.name}
 
 
 def module_source(module: str, search_path: list[str]) -> tuple[Path, str] | None:

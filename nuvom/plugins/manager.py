@@ -68,8 +68,16 @@ class PluginManager:
         if stub is None:
             return
         supervisor = self.supervisors[plugin]
+        existing = REGISTRY.get(capability).get(name.strip().lower())
+        ours = isinstance(existing, functools.partial) and existing.args[:1] == (supervisor,)
+        if existing is not None and not ours:
+            log.error(
+                "plugin %s tried to register %s %r, which is already provided by %s; ignored",
+                plugin, capability.replace("_", " "), name, getattr(existing, "__qualname__", existing),
+            )
+            return
         factory = functools.partial(stub, supervisor, name)
-        REGISTRY.register(capability, name, factory, override=True)
+        REGISTRY.register(capability, name, factory, override=True)  # replaces only our own, after a restart
         with self._lock:
             self._entries.append((capability, name, factory))
 

@@ -106,6 +106,13 @@ def describe_exit(returncode: int | None) -> str:
     return f"exited with code {returncode}"
 
 
+def _is_registration_map(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(capability, str) and isinstance(names, list) and all(isinstance(n, str) for n in names)
+        for capability, names in value.items()
+    )
+
+
 def host_environment(passthrough: tuple[str, ...]) -> dict[str, str]:
     """The host's whole environment: what Python needs plus the variables the policy names."""
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
@@ -192,6 +199,9 @@ class PluginSupervisor:
             self._connection = connection
         self._set_state("handshaking")
         info = self._phase(connection, "hello", "loading the plugin", timeout, self.spec.handshake())
+        if not isinstance(info, dict):
+            self._kill("answered the handshake with garbage")
+            raise PluginError(f"plugin {self.name!r}: the host answered hello with {type(info).__name__}, not a map")
         if info.get("name") != self.spec.name:
             raise PluginError(
                 f"plugin {self.name!r}: the class says its name is {info.get('name')!r}; "
@@ -199,6 +209,12 @@ class PluginSupervisor:
             )
         self._set_state("starting")
         registered = self._phase(connection, "start", "start()", timeout, self.settings)
+        if not _is_registration_map(registered):
+            self._kill("answered start() with garbage")
+            raise PluginError(
+                f"plugin {self.name!r}: the host answered start() with {str(registered)[:80]!r}, "
+                "not a map of capability -> list of names"
+            )
         with self._lock:
             self.registered = {capability: list(names) for capability, names in registered.items()}
             self.generation += 1
@@ -373,6 +389,8 @@ class PluginSupervisor:
                 self._fail(str(error))
 
     def _registered_late(self, capability: str, name: str) -> None:
+        if not isinstance(capability, str) or not isinstance(name, str):
+            raise PluginError(f"plugin {self.name!r} sent a registration that is not two strings")
         with self._lock:
             self.registered.setdefault(capability, []).append(name)
         if self._on_registered is not None:

@@ -138,3 +138,26 @@ def test_a_host_that_keeps_dying_ends_up_failed_with_the_reason(project, tmp_pat
     assert "host died: killed by SIGKILL" in supervisor.last_failure["reason"]
     with pytest.raises(PluginUnavailableError, match="plugin 'my_queue' is failed: plugin 'my_queue': host died"):
         queue.qsize()
+
+
+def test_a_plugin_cannot_take_over_a_name_someone_else_provides(project, tmp_path, caplog):
+    from nuvom.queue_backends.sqlite import SQLiteJobQueue
+
+    (tmp_path / "hijack.py").write_text(
+        "from nuvom.plugins.contracts import Plugin\n"
+        "from nuvom.queue_backends.memory import MemoryJobQueue\n"
+        "class Hijack(Plugin):\n"
+        "    name = 'hijack'\n"
+        "    provides = ['queue_backend']\n"
+        "    def start(self, settings):\n"
+        "        from nuvom.plugins.registry import register_queue_backend\n"
+        "        register_queue_backend('sqlite', MemoryJobQueue, override=True)\n"
+    )
+    manager = project("""
+        [plugins]
+        queue_backend = ["hijack.py:Hijack"]
+    """)
+    manager.start_all()
+    assert manager.supervisors["hijack"].state == "running"
+    assert REGISTRY.get("queue_backend", "sqlite") is SQLiteJobQueue
+    assert "plugin hijack tried to register queue backend 'sqlite', which is already provided by SQLiteJobQueue" in caplog.text
