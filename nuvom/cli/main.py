@@ -13,7 +13,6 @@ import logging
 import os
 import signal
 import sys
-import time
 from datetime import datetime
 from typing import Any, Callable, List, Optional
 

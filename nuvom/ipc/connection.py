@@ -415,10 +415,8 @@ class Connection:
         try:
             data = self._encode(lambda packer: framing.response(packer, msgid, error, result), method)
         except EncodeError as unencodable:
-            data = self._encode(
-                lambda packer: framing.response(packer, msgid, RemoteErrorInfo("EncodeError", str(unencodable)), None),
-                method,
-            )
+            refusal = RemoteErrorInfo("EncodeError", f"the result of {method!r} {str(unencodable).split(': ', 1)[-1]}")
+            data = self._encode(lambda packer: framing.response(packer, msgid, refusal, None), method)
         try:
             self._send(data)
         except ChannelClosed:

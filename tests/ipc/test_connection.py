@@ -176,3 +176,10 @@ def test_close_is_reported_once_to_callbacks(peer):
     connection.close("twice")
     connection.on_close(reasons.append)
     assert reasons == ["done here", "done here"]
+
+
+def test_a_result_the_peer_cannot_encode_is_a_remote_error_not_a_broken_channel(peer):
+    connection, _ = peer
+    with pytest.raises(RemoteError, match=r"EncodeError: the result of 'returns_object'.*builtins\.object"):
+        connection.call("returns_object", timeout=5)
+    assert connection.call("echo", "still usable", timeout=5) == "still usable"
