@@ -2,7 +2,7 @@
 
 Methods served to the worker:
 
-- `hello(spec)`: put the spec's import path on sys.path, import `module:Class`, check
+- `hello(spec)`: enter the project directory, put the spec's import path on sys.path, import `module:Class`, check
   it is a plugin, instantiate it; returns its name, provides, api_version and pid.
 - `start(settings)`: call the plugin's `start()`; returns what it registered
   (`{capability: [names]}`). Later registrations are sent as `registered` notifications.
@@ -14,17 +14,17 @@ Methods served to the worker:
 
 from __future__ import annotations
 
-import importlib
+import functools
 import inspect
 import itertools
 import os
-import runpy
 import sys
 import threading
-from typing import Any
+from typing import Any, Callable
 
 from nuvom.ipc import Connection
 from nuvom.plugins.contracts import API_VERSION, check_plugin_class
+from nuvom.plugins.loader import load_plugin_class
 from nuvom.queue_backends.base import call_dequeue, call_pop_batch
 
 PROTOCOL_VERSION = 1
@@ -38,21 +38,17 @@ class HostError(Exception):
     """A request the host refuses (bad handle, method outside the contract, ...)."""
 
 
-def load_class(target: str) -> type:
-    """`module:Class` or `path/to/file.py:Class`."""
-    location, _, attribute = target.rpartition(":")
-    if not location or not attribute:
-        raise HostError(f"plugin target {target!r} must look like 'module:Class' or 'file.py:Class'")
-    if location.endswith(".py"):
-        namespace = runpy.run_path(location, run_name=f"nuvom_plugin_{os.path.basename(location)[:-3]}")
-        if attribute not in namespace:
-            raise HostError(f"{location} defines no {attribute!r}")
-        return namespace[attribute]
-    module = importlib.import_module(location)
-    try:
-        return getattr(module, attribute)
-    except AttributeError:
-        raise HostError(f"module {location!r} has no attribute {attribute!r}") from None
+def no_exit(method: Callable[..., Any]) -> Callable[..., Any]:
+    """A plugin calling sys.exit() inside a served call fails that call instead of killing a thread."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any) -> Any:
+        try:
+            return method(*args)
+        except SystemExit as exit_:
+            raise HostError(f"the plugin called sys.exit({exit_.code!r}) during {method.__name__}()") from None
+
+    return wrapper
 
 
 class PluginHost:
@@ -83,10 +79,12 @@ class PluginHost:
         REGISTRY.register = register
 
     def hello(self, spec: dict) -> dict:
+        if spec.get("cwd"):
+            os.chdir(spec["cwd"])  # relative paths in the plugin's settings mean the project's
         for path in reversed(spec.get("import_path", [])):
             if path not in sys.path:
                 sys.path.insert(0, path)
-        cls = load_class(spec["target"])
+        cls = load_plugin_class(spec["target"])
         problems = check_plugin_class(cls)
         if problems:
             raise HostError(f"{spec['target']} is not a Nuvom plugin: " + "; ".join(problems))
@@ -145,12 +143,12 @@ def serve(fd: int) -> None:
     """Serve the plugin until the worker closes the channel (or dies)."""
     connection = Connection.from_fd(fd, name="worker")
     host = PluginHost(connection)
-    connection.register("hello", host.hello)
-    connection.register("start", host.start)
-    connection.register("instantiate", host.instantiate)
-    connection.register("invoke", host.invoke)
+    connection.register("hello", no_exit(host.hello))
+    connection.register("start", no_exit(host.start))
+    connection.register("instantiate", no_exit(host.instantiate))
+    connection.register("invoke", no_exit(host.invoke))
     connection.register("ping", lambda: "pong", inline=True)
-    connection.register("stop", host.stop)
+    connection.register("stop", no_exit(host.stop))
     done = threading.Event()
     connection.on_close(lambda reason: done.set())
     connection.start()

@@ -7,19 +7,20 @@ non-zero exit code, never a traceback.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
 import signal
 import sys
 from datetime import datetime
-from typing import Any, Callable, List, Optional
+from typing import Any, List, Optional
 
 import typer
 
 import nuvom
-from nuvom.config import ConfigError, get_settings, reload_settings
+from nuvom.cli.errors import CommandError, friendly_errors
+from nuvom.cli.plugin import plugin_app
+from nuvom.config import get_settings, reload_settings
 
 app = typer.Typer(
     help="Nuvom: a lightweight task queue whose plugins run sandboxed in their own processes.",
@@ -31,36 +32,7 @@ inspect_app = typer.Typer(help="Show one item in detail.", no_args_is_help=True)
 list_app = typer.Typer(help="List items.", no_args_is_help=True)
 app.add_typer(inspect_app, name="inspect")
 app.add_typer(list_app, name="list")
-
-
-class CommandError(Exception):
-    """A user-facing failure: printed as one line, exit code 1."""
-
-
-def _user_errors() -> tuple[type[BaseException], ...]:
-    from nuvom.plugins.policy import PluginConfigError
-    from nuvom.plugins.registry import DuplicateRegistrationError, UnknownBackendError
-    from nuvom.task import TaskRegistrationError
-    from nuvom.worker import TaskModuleError
-
-    return (
-        CommandError, ConfigError, UnknownBackendError, DuplicateRegistrationError,
-        TaskModuleError, TaskRegistrationError, PluginConfigError,
-    )
-
-
-def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Print Nuvom's errors as `error: ...` and exit 1 (2 for bad settings)."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except _user_errors() as error:
-            typer.echo(f"error: {error}", err=True)
-            raise typer.Exit(2 if isinstance(error, ConfigError) else 1) from None
-
-    return wrapper
+app.add_typer(plugin_app, name="plugin")
 
 
 def _configure_logging(level: str) -> None:
@@ -101,7 +73,10 @@ def runworker(
         sys.path.insert(0, os.getcwd())  # task modules live in the project, as with `python -m`
     from nuvom.plugins.manager import get_manager
 
+    from nuvom.plugins.state import StateFile
+
     plugins = get_manager(".")
+    plugins.state_file = StateFile(".")  # `nuvom plugin list` / `inspect` show these states while we run
     plugins.start_all()
     try:
         worker = Worker(settings, task_modules=modules)

@@ -38,6 +38,7 @@ class PluginSpec:
     settings: dict = field(default_factory=dict)
     policy: Policy = field(default_factory=Policy)
     import_root: str = ""  # the sys.path entry its module was found under
+    provides: tuple[str, ...] = ()  # the class's literal `provides`, read from its source
 
     def handshake(self) -> dict[str, Any]:
         """What the host needs to load the plugin (sent in `hello`)."""
@@ -48,7 +49,7 @@ class PluginSpec:
         target = self.target
         if location.endswith(".py"):  # the host's working directory is not the project's
             target = f"{Path(self.project_dir, location)}:{attribute}"
-        return {"target": target, "import_path": path, "name": self.name}
+        return {"target": target, "import_path": path, "name": self.name, "cwd": self.project_dir}
 
 
 def module_source(module: str, search_path: list[str]) -> tuple[Path, str] | None:
@@ -82,31 +83,74 @@ def read_class_attributes(source: Path, class_name: str) -> dict[str, Any] | Non
     return None
 
 
-def _static_info(target: str, project_dir: str) -> tuple[str, str, list[str]]:
-    """(plugin name, import root, problems) for a target, read from its source."""
+def _static_info(target: str, project_dir: str) -> tuple[str, str, list[str], tuple[str, ...]]:
+    """(plugin name, import root, problems, provides) for a target, read from its source."""
     location, _, class_name = target.rpartition(":")
     if not location or not class_name:
-        return "", "", [f"plugin {target!r}: expected 'module:Class' or 'path/file.py:Class'"]
+        return "", "", [f"plugin {target!r}: expected 'module:Class' or 'path/file.py:Class'"], ()
     if location.endswith(".py"):
         source = Path(project_dir, location)
         root = project_dir
         if not source.is_file():
-            return "", "", [f"plugin {target!r}: file {source} not found"]
+            return "", "", [f"plugin {target!r}: file {source} not found"], ()
     else:
         search = [project_dir, *[p for p in sys.path if p and os.path.isdir(p)]]
         found = module_source(location, search)
         if found is None:
-            return "", "", [f"plugin {target!r}: module {location!r} not found in {project_dir} or on sys.path"]
+            return "", "", [f"plugin {target!r}: module {location!r} not found in {project_dir} or on sys.path"], ()
         source, root = found
     attributes = read_class_attributes(source, class_name)
     if attributes is None:
-        return "", "", [f"plugin {target!r}: {source} defines no class {class_name!r}"]
+        return "", "", [f"plugin {target!r}: {source} defines no class {class_name!r}"], ()
     problems = []
     version = attributes.get("api_version")
     if version is not None and not api_compatible(version):
         problems.append(f"plugin {target!r}: api_version {version!r} is incompatible with Nuvom's plugin API 1.x")
     name = attributes.get("name")
-    return (name if isinstance(name, str) and name else class_name.lower()), root, problems
+    provides = attributes.get("provides", ())
+    provides = tuple(p for p in provides if isinstance(p, str)) if isinstance(provides, (list, tuple)) else ()
+    return (name if isinstance(name, str) and name else class_name.lower()), root, problems, provides
+
+
+def plugin_classes_in(source: Path) -> list[str]:
+    """Classes in `source` that look like plugins: a literal string `name`, and a `start()` or a base class."""
+    tree = ast.parse(source.read_text(encoding="utf-8"), filename=str(source))
+    found = []
+    for node in tree.body:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        methods = {item.name for item in node.body if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        named = isinstance((read_class_attributes(source, node.name) or {}).get("name"), str)
+        if named and ("start" in methods or node.bases):
+            found.append(node.name)
+    return found
+
+
+def targets_in(location: str, project_dir: str | os.PathLike = ".") -> list[str]:
+    """`module:Class` targets for a module path or a .py file given without a class.
+
+    `location` may already name a class (`x.py:Cls`, `pkg.mod:Cls`): then it is returned as is.
+    Raises `PluginConfigError` when nothing plugin-like is found.
+    """
+    if ":" in location:
+        return [location]
+    root = str(Path(project_dir).resolve())
+    if location.endswith(".py"):
+        source = Path(root, location)
+        if not source.is_file():
+            raise PluginConfigError(f"{location}: no such file in {root}")
+    else:
+        found = module_source(location, [root, *[p for p in sys.path if p and os.path.isdir(p)]])
+        if found is None:
+            raise PluginConfigError(f"{location!r} is neither a configured plugin name, a .py file nor an importable module")
+        source = found[0]
+    classes = plugin_classes_in(source)
+    if not classes:
+        raise PluginConfigError(
+            f"{location}: no plugin class found (a class with a `name = \"...\"` attribute and a `start()` method); "
+            "name one explicitly as module:Class"
+        )
+    return [f"{location}:{name}" for name in classes]
 
 
 def _listed(table: dict[str, Any], problems: list[str]) -> list[tuple[str, str]]:
@@ -125,10 +169,8 @@ def _listed(table: dict[str, Any], problems: list[str]) -> list[tuple[str, str]]
 
 def load_plugin_specs(project_dir: str | os.PathLike = ".", *, entry_points: bool = True) -> list[PluginSpec]:
     """Every configured plugin; `PluginConfigError` listing every problem at once."""
-    from nuvom.config import get_settings
-
     root = Path(project_dir).resolve()
-    path = root / get_settings().plugins_file
+    path = root / _plugins_file()
     problems: list[str] = []
     config: dict[str, Any] = {}
     if path.is_file():
@@ -148,21 +190,55 @@ def load_plugin_specs(project_dir: str | os.PathLike = ".", *, entry_points: boo
     tables = config.get("plugin", {})
     specs, names = [], {}
     for target, entry in by_target.items():
-        name, import_root, found = _static_info(target, str(root))
-        problems.extend(found)
-        if not name:
+        spec = _spec(target, tuple(entry["capabilities"]), entry["source"], root, tables, problems)
+        if spec is None:
             continue
-        if name in names:
-            problems.append(f"plugin name {name!r} is used by both {names[name]} and {target}; rename one")
+        if spec.name in names:
+            problems.append(f"plugin name {spec.name!r} is used by both {names[spec.name]} and {target}; rename one")
             continue
-        names[name] = target
-        policy, settings, found = parse_policy(name, tables.get(name, {}))
-        problems.extend(found)
-        specs.append(
-            PluginSpec(target, tuple(entry["capabilities"]), name, entry["source"], str(root), settings, policy, import_root)
-        )
+        names[spec.name] = target
+        specs.append(spec)
     for unknown in set(tables) - set(names):
         problems.append(f"[plugin.{unknown}] configures a plugin that is not listed under [plugins]")
     if problems:
         raise PluginConfigError("\n".join(problems))
     return specs
+
+
+def _spec(
+    target: str, capabilities: tuple[str, ...], source: str, root: Path, tables: dict[str, Any], problems: list[str]
+) -> PluginSpec | None:
+    """A validated spec (policy and settings from `[plugin.NAME]`), or None with `problems` extended."""
+    name, import_root, found, provides = _static_info(target, str(root))
+    problems.extend(found)
+    if not name:
+        return None
+    policy, settings, found = parse_policy(name, tables.get(name, {}))
+    problems.extend(found)
+    return PluginSpec(target, capabilities, name, source, str(root), settings, policy, import_root, provides)
+
+
+def spec_for_target(target: str, project_dir: str | os.PathLike = ".") -> PluginSpec:
+    """A spec for a plugin named on the command line (`module:Class` or `file.py:Class`).
+
+    Its settings and policy come from the project's `[plugin.NAME]` table when there is one.
+    """
+    root = Path(project_dir).resolve()
+    path = root / _plugins_file()
+    tables: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            tables = tomllib.loads(path.read_text(encoding="utf-8")).get("plugin", {})
+        except tomllib.TOMLDecodeError as error:
+            raise PluginConfigError(f"{path}: {error}") from None
+    problems: list[str] = []
+    spec = _spec(target, (), "command line", root, tables, problems)
+    if problems or spec is None:
+        raise PluginConfigError("\n".join(problems))
+    return spec
+
+
+def _plugins_file() -> str:
+    from nuvom.config import get_settings
+
+    return get_settings().plugins_file

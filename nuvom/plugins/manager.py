@@ -13,30 +13,33 @@ from __future__ import annotations
 
 import atexit
 import functools
-import importlib
 import logging
 import os
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from nuvom.plugins.contracts import check_plugin_class
 from nuvom.plugins.discovery import PluginSpec, load_plugin_specs
+from nuvom.plugins.loader import PluginLoadError, load_plugin_class
 from nuvom.plugins.registry import REGISTRY
 from nuvom.plugins.remote import STUBS
+from nuvom.plugins.state import StateFile
 from nuvom.plugins.supervisor import PluginError, PluginSupervisor
 
 log = logging.getLogger("nuvom.plugins")
 
 
-def plugin_settings(spec: PluginSpec) -> dict[str, Any]:
-    """What `start(settings)` receives: Nuvom's settings, the plugin's table, then its env vars.
+def own_settings(spec: PluginSpec) -> dict[str, Any]:
+    """The plugin's own settings: its `[plugin.NAME].settings` table, then its variables.
 
     `NUVOM_PLUGIN_<NAME>_<KEY>` (in the environment or .env) overrides `settings.<key>`.
     """
-    from nuvom.config import get_settings, load_dotenv
+    from nuvom.config import load_dotenv
 
-    merged: dict[str, Any] = {**get_settings().as_dict(), **spec.settings}
+    merged: dict[str, Any] = dict(spec.settings)
     prefix = f"NUVOM_PLUGIN_{spec.name.upper()}_"
     for source in (load_dotenv(".env"), os.environ):
         for key, value in source.items():
@@ -45,11 +48,20 @@ def plugin_settings(spec: PluginSpec) -> dict[str, Any]:
     return merged
 
 
+def plugin_settings(spec: PluginSpec) -> dict[str, Any]:
+    """What `start(settings)` receives: Nuvom's settings overlaid with the plugin's own."""
+    from nuvom.config import get_settings
+
+    return {**get_settings().as_dict(), **own_settings(spec)}
+
+
 class PluginManager:
-    def __init__(self, specs: list[PluginSpec]) -> None:
+    def __init__(self, specs: list[PluginSpec], state_file: StateFile | None = None) -> None:
         self.specs = {spec.name: spec for spec in specs}
         self.supervisors: dict[str, PluginSupervisor] = {}
         self.inprocess: dict[str, Any] = {}
+        self.inprocess_failures: dict[str, dict[str, Any]] = {}
+        self.state_file = state_file  # the worker publishes its plugins' states for the CLI
         self._entries: list[tuple[str, str, Any]] = []  # what we put in the registry, to take out at stop
         self._lock = threading.Lock()
 
@@ -90,7 +102,7 @@ class PluginManager:
             supervisor = self.supervisors.get(spec.name)
             if supervisor is None:
                 supervisor = self.supervisors[spec.name] = PluginSupervisor(
-                    spec, plugin_settings(spec), on_registered=self._registered
+                    spec, plugin_settings(spec), on_registered=self._registered, on_state=self._publish
                 )
             elif supervisor.state != "stopped":
                 return
@@ -100,16 +112,44 @@ class PluginManager:
             pass  # reported by the supervisor, kept as its last failure
 
     def _start_inprocess(self, spec: PluginSpec) -> None:
-        if spec.project_dir not in sys.path:
-            sys.path.insert(0, spec.project_dir)
-        module, _, attribute = spec.target.rpartition(":")
+        handshake = spec.handshake()
+        for path in reversed(handshake["import_path"]):
+            if path not in sys.path:
+                sys.path.insert(0, path)
         try:
-            plugin = getattr(importlib.import_module(module), attribute)()
+            cls = load_plugin_class(handshake["target"])
+            problems = check_plugin_class(cls)
+            if problems:
+                raise PluginLoadError(f"{spec.target} is not a Nuvom plugin: " + "; ".join(problems))
+            plugin = cls()
             plugin.start(plugin_settings(spec))
         except Exception as error:
-            log.error("plugin %s (in process) failed to start: %s: %s", spec.name, type(error).__name__, error)
+            reason = f"plugin {spec.name!r} (in process) failed to start: {type(error).__name__}: {error}"
+            log.error("%s", reason)
+            self.inprocess_failures[spec.name] = {"reason": reason, "stderr_tail": [], "at": time.time()}
+            self._publish()
             return
         self.inprocess[spec.name] = plugin
+        self._publish()
+
+    def statuses(self) -> dict[str, dict[str, Any]]:
+        """Every started plugin's status, by name (what the state file holds)."""
+        statuses = {name: supervisor.status() for name, supervisor in list(self.supervisors.items())}
+        for name in set(self.inprocess) | set(self.inprocess_failures):
+            failure = self.inprocess_failures.get(name)
+            statuses[name] = {
+                "isolation": "inprocess", "state": "failed" if failure else "running", "pid": os.getpid(),
+                "restarts": 0, "started_at": None, "registered": {}, "last_failure": failure,
+            }
+        return statuses
+
+    def _publish(self, _changed: Any = None) -> None:
+        if self.state_file is None:
+            return
+        try:
+            self.state_file.write(self.statuses())
+        except OSError as error:
+            log.warning("cannot write the plugin state file %s: %s", self.state_file.path, error)
 
     def start_all(self) -> None:
         """Start every plugin in parallel and wait until each is running or failed."""
@@ -142,6 +182,7 @@ class PluginManager:
             except Exception as error:
                 log.error("plugin %s (in process) stop() raised %s: %s", name, type(error).__name__, error)
         self.inprocess.clear()
+        self._publish()
 
 
 _manager: PluginManager | None = None

@@ -82,6 +82,11 @@ class Registry:
             return found
         raise UnknownBackendError(self._unknown_message(capability, key))
 
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        """A copy of every entry, by capability then name."""
+        with self._lock:
+            return {capability: dict(entries) for capability, entries in self._entries.items()}
+
     def names(self, capability: str) -> list[str]:
         with self._lock:
             return sorted(self._entries.get(capability, {}))

@@ -279,32 +279,51 @@ class PluginSupervisor:
         except ChannelClosed:
             raise PluginUnavailableError(self.unavailable_reason()) from None
 
+    def status(self) -> dict[str, Any]:
+        """What `nuvom plugin list` / `inspect` show about this plugin (no settings: they may hold secrets)."""
+        with self._lock:
+            return {
+                "isolation": "process",
+                "state": self.state,
+                "pid": self.pid if self.state not in ("stopped", "failed") else None,
+                "restarts": self.restarts,
+                "started_at": self.started_at,
+                "registered": {capability: list(names) for capability, names in self.registered.items()},
+                "last_failure": dict(self.last_failure) if self.last_failure else None,
+            }
+
     def unavailable_reason(self) -> str:
         reason = (self.last_failure or {}).get("reason", "")
         return f"plugin {self.name!r} is {self.state}" + (f": {reason.splitlines()[0]}" if reason else "")
 
-    def stop(self) -> None:
-        """stop() with stop_timeout, then SIGTERM, then SIGKILL of the host's process group."""
+    def stop(self) -> str | None:
+        """stop() with stop_timeout, then SIGTERM, then SIGKILL of the host's process group.
+
+        Returns what went wrong with the plugin's stop() (also logged), or None.
+        """
         self._stopping.set()
         with self._lock:
             connection, process, state = self._connection, self._process, self.state
         if process is None:
-            return
+            return None
         self._set_state("stopping")
+        problem = None
         if connection is not None and state == "running":
             try:
                 connection.call("stop", timeout=self.policy.stop_timeout)
             except CallTimeout:
-                self.log.warning("plugin %s: stop() did not return within %g s; ending the host",
-                                 self.name, self.policy.stop_timeout)
+                problem = f"stop() did not return within {self.policy.stop_timeout:g} s; the host was ended"
             except RemoteError as error:
-                self.log.warning("plugin %s: stop() raised %s: %s", self.name, error.remote_type, error.remote_message)
+                problem = f"stop() raised {error.remote_type}: {error.remote_message}"
             except ChannelClosed:
-                pass
+                problem = f"the host died during stop(): {self._death_report()}"
+        if problem:
+            self.log.warning("plugin %s: %s", self.name, problem)
         if connection is not None:
             connection.close("worker stopped the plugin")
         self._end_process(process, grace=1.0)
         self._set_state("stopped")
+        return problem
 
     # failures ----------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ passes too.
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -184,21 +185,28 @@ def queue_contract_checks() -> list[Check]:
 # result checks --------------------------------------------------------------------------
 
 
+def unique_id(label: str) -> str:
+    """A job id no real job has, so the checks can run against a store already in use."""
+    return f"nuvom-contract-{label}-{uuid.uuid4().hex[:12]}"
+
+
 def _result_round_trip(factory: Factory) -> None:
     results: BaseResultBackend = factory()
     value = {"rows": [1, 2.5, "three", None, b"\x01"], "ok": True}
-    results.set_result("job-1", "task_a", value, args=[1], kwargs={"k": 2}, attempts=1, created_at=1.0)
-    assert results.get_result("job-1") == value, f"get_result returned {results.get_result('job-1')!r}"
-    assert results.get_error("job-1") is None, "a successful job has an error"
-    full = results.get_full("job-1")
+    job_id = unique_id("round-trip")
+    results.set_result(job_id, "task_a", value, args=[1], kwargs={"k": 2}, attempts=1, created_at=1.0)
+    assert results.get_result(job_id) == value, f"get_result returned {results.get_result(job_id)!r}"
+    assert results.get_error(job_id) is None, "a successful job has an error"
+    full = results.get_full(job_id)
     assert full and full["status"] == JobStatus.SUCCESS.value, f"get_full returned {full!r}"
     assert full["func_name"] == "task_a" and full["args"] == [1] and full["kwargs"] == {"k": 2}, full
 
 
 def _result_none_is_a_result(factory: Factory) -> None:
     results: BaseResultBackend = factory()
-    results.set_result("job-none", "task_a", None)
-    full = results.get_full("job-none")
+    job_id = unique_id("none")
+    results.set_result(job_id, "task_a", None)
+    full = results.get_full(job_id)
     assert full is not None and full["status"] == JobStatus.SUCCESS.value, "a None result was not stored"
 
 
@@ -207,10 +215,11 @@ def _error_keeps_traceback(factory: Factory) -> None:
     try:
         raise ValueError("bad input 42")
     except ValueError as error:
-        results.set_error("job-2", "task_b", error, attempts=3)
-    message = results.get_error("job-2")
+        job_id = unique_id("error")
+        results.set_error(job_id, "task_b", error, attempts=3)
+    message = results.get_error(job_id)
     assert message == "ValueError: bad input 42", f"get_error returned {message!r}"
-    full = results.get_full("job-2")
+    full = results.get_full(job_id)
     assert full and full["status"] == JobStatus.FAILED.value, f"get_full returned {full!r}"
     assert "Traceback" in full["error"]["traceback"] and "bad input 42" in full["error"]["traceback"], (
         "the stored error has no traceback text"
@@ -219,30 +228,33 @@ def _error_keeps_traceback(factory: Factory) -> None:
 
 def _unknown_job(factory: Factory) -> None:
     results: BaseResultBackend = factory()
-    assert results.get_full("missing") is None and results.get_result("missing") is None
-    assert results.get_error("missing") is None
+    missing = unique_id("missing")
+    assert results.get_full(missing) is None and results.get_result(missing) is None
+    assert results.get_error(missing) is None
 
 
 def _list_jobs_newest_first(factory: Factory) -> None:
     results: BaseResultBackend = factory()
-    for index in range(5):
-        results.set_result(f"job-{index}", "task", index, completed_at=1000.0 + index)
-    listed = results.list_jobs(3)
-    assert [r["job_id"] for r in listed] == ["job-4", "job-3", "job-2"], (
-        f"list_jobs(3) returned {[r['job_id'] for r in listed]}"
-    )
-    assert len(results.list_jobs()) == 5
+    ids = [unique_id(f"listed-{index}") for index in range(5)]
+    future = time.time() + 10**6  # newer than anything already stored, so a used store passes too
+    for index, job_id in enumerate(ids):
+        results.set_result(job_id, "task", index, completed_at=future + index)
+    listed = [r["job_id"] for r in results.list_jobs(3)]
+    assert listed == ids[:1:-1], f"list_jobs(3) returned {listed}, expected {ids[:1:-1]}"
+    everything = [r["job_id"] for r in results.list_jobs()]
+    assert set(ids) <= set(everything), "list_jobs() without a limit misses stored jobs"
 
 
 def _store_many(factory: Factory) -> None:
     from nuvom.result_backends.base import error_info, full_record
 
     results: BaseResultBackend = factory()
+    good, bad = unique_id("many-ok"), unique_id("many-failed")
     results.store_many([
-        full_record("a", "t", "SUCCESS", result=1),
-        full_record("b", "t", "FAILED", error=error_info(RuntimeError("no"))),
+        full_record(good, "t", "SUCCESS", result=1),
+        full_record(bad, "t", "FAILED", error=error_info(RuntimeError("no"))),
     ])
-    assert results.get_result("a") == 1 and results.get_error("b") == "RuntimeError: no"
+    assert results.get_result(good) == 1 and results.get_error(bad) == "RuntimeError: no"
 
 
 def result_contract_checks() -> list[Check]:

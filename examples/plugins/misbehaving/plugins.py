@@ -40,13 +40,17 @@ def print_megabytes():
     raise RuntimeError("printed 64 MiB, then failed")
 
 
+def exit_politely():
+    sys.exit(0)  # looks like success to a careless runner; Nuvom reports it as a failure
+
+
 def import_missing():
     import nuvom_dependency_that_does_not_exist  # noqa: F401
 
 
 MISBEHAVIOURS = {
     "raise": raise_error, "hang": hang, "gil": hold_the_gil, "segfault": segfault,
-    "exit": exit_hard, "print": print_megabytes, "missing": import_missing,
+    "exit": exit_hard, "sysexit": exit_politely, "print": print_megabytes, "missing": import_missing,
 }
 
 
@@ -91,6 +95,10 @@ class BadSegfault(plugin_class("segfault")):
 
 class BadExit(plugin_class("exit")):
     name = "bad_exit"
+
+
+class BadSysexit(plugin_class("sysexit")):
+    name = "bad_sysexit"
 
 
 class BadPrint(plugin_class("print")):
