@@ -277,6 +277,8 @@ class PluginSupervisor:
             threading.Thread(target=self._check_health, args=(connection,), daemon=True).start()
             raise PluginCallTimeout(f"plugin {self.name!r}: {error}") from None
         except ChannelClosed:
+            if self.state == "running" and not self._stopping.is_set():  # died under us: say how
+                raise PluginUnavailableError(f"plugin {self.name!r}: host died: {self._death_report()}") from None
             raise PluginUnavailableError(self.unavailable_reason()) from None
 
     def status(self) -> dict[str, Any]:
@@ -308,7 +310,9 @@ class PluginSupervisor:
             return None
         self._set_state("stopping")
         problem = None
-        if connection is not None and state == "running":
+        if connection is not None and state == "running" and connection.closed:
+            problem = f"the host died before stop() could run: {self._death_report()}"
+        elif connection is not None and state == "running":
             try:
                 connection.call("stop", timeout=self.policy.stop_timeout)
             except CallTimeout:
