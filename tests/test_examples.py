@@ -25,3 +25,19 @@ def test_throughput_benchmark_runs():
     )
     assert result.returncode == 0, result.stderr
     assert "sqlite / memory" in result.stdout
+
+
+def test_demo_runs_jobs_through_plugin_hosts_and_reports_the_bad_plugins():
+    result = subprocess.run(
+        [sys.executable, "-m", "examples.demo"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=90,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "add(4, 40)" in result.stdout and "-> 44" in result.stdout
+    assert "FAILED: ZeroDivisionError" in result.stdout
+    listing = result.stdout.split("$ nuvom plugin list", 1)[1]
+    states = {line.split()[1]: line.split()[4] for line in listing.splitlines() if line.strip().startswith(("queue_", "result_"))}
+    assert states == {"my_queue": "running", "file_results": "running", "bad_segfault": "failed", "bad_hang": "failed"}
+    assert "plugin 'bad_segfault': host died during start(): killed by SIGSEGV" in result.stdout
+    assert "plugin 'bad_hang': start() timed out after 1 s; where it was:" in result.stdout
+    assert "misbehaving/plugins.py" in result.stdout.split("where it was:", 1)[1], "the hang's location is missing"
+    assert "Traceback" not in result.stderr

@@ -60,7 +60,8 @@ def list_plugins(
                    "a 'nuvom' entry point)")
         return
     live, note = _live(project)
-    typer.echo(f"{'CAPABILITY':15}  {'NAME':18}  {'CLASS':44}  {'ISOLATION':9}  {'STATE':10}  "
+    width = max(len("CLASS"), *(len(spec.target) for spec in specs))
+    typer.echo(f"{'CAPABILITY':15}  {'NAME':18}  {'CLASS':{width}}  {'ISOLATION':9}  {'STATE':10}  "
                f"{'PID':>7}  {'RESTARTS':>8}  UPTIME")
     for spec in specs:
         status = live.get(spec.name, {})
@@ -68,7 +69,7 @@ def list_plugins(
         running = state == "running"
         for capability in spec.capabilities:
             typer.echo(
-                f"{capability:15}  {spec.name[:18]:18}  {spec.target[-44:]:44}  {spec.policy.isolation:9}  "
+                f"{capability:15}  {spec.name[:18]:18}  {spec.target:{width}}  {spec.policy.isolation:9}  "
                 f"{state:10}  {(status.get('pid') or '-') if running else '-':>7}  "
                 f"{status.get('restarts', '-'):>8}  {_uptime(status.get('started_at')) if running else '-'}"
             )

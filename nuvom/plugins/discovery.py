@@ -39,6 +39,7 @@ class PluginSpec:
     policy: Policy = field(default_factory=Policy)
     import_root: str = ""  # the sys.path entry its module was found under
     provides: tuple[str, ...] = ()  # the class's literal `provides`, read from its source
+    registers: tuple[tuple[str, str], ...] = ()  # literal register_*("name", ...) calls in its module
 
     def handshake(self) -> dict[str, Any]:
         """What the host needs to load the plugin (sent in `hello`)."""
@@ -83,25 +84,46 @@ def read_class_attributes(source: Path, class_name: str) -> dict[str, Any] | Non
     return None
 
 
-def _static_info(target: str, project_dir: str) -> tuple[str, str, list[str], tuple[str, ...]]:
-    """(plugin name, import root, problems, provides) for a target, read from its source."""
+REGISTER_FUNCTIONS = {
+    "register_queue_backend": "queue_backend",
+    "register_result_backend": "result_backend",
+    "register_metrics_provider": "metrics_provider",
+}
+
+
+def literal_registrations(source: Path) -> tuple[tuple[str, str], ...]:
+    """(capability, name) of every `register_*("name", ...)` call with a literal name in `source`.
+
+    It lets a producer start only the plugin that registers the backend it asks for.
+    """
+    found = []
+    for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"), filename=str(source))):
+        if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+            function = getattr(node.func, "id", getattr(node.func, "attr", ""))
+            if function in REGISTER_FUNCTIONS and isinstance(node.args[0].value, str):
+                found.append((REGISTER_FUNCTIONS[function], node.args[0].value.strip().lower()))
+    return tuple(found)
+
+
+def _static_info(target: str, project_dir: str) -> tuple[str, str, list[str], dict[str, Any]]:
+    """(plugin name, import root, problems, {"provides", "registers"}) for a target, read from its source."""
     location, _, class_name = target.rpartition(":")
     if not location or not class_name:
-        return "", "", [f"plugin {target!r}: expected 'module:Class' or 'path/file.py:Class'"], ()
+        return "", "", [f"plugin {target!r}: expected 'module:Class' or 'path/file.py:Class'"], {}
     if location.endswith(".py"):
         source = Path(project_dir, location)
         root = project_dir
         if not source.is_file():
-            return "", "", [f"plugin {target!r}: file {source} not found"], ()
+            return "", "", [f"plugin {target!r}: file {source} not found"], {}
     else:
         search = [project_dir, *[p for p in sys.path if p and os.path.isdir(p)]]
         found = module_source(location, search)
         if found is None:
-            return "", "", [f"plugin {target!r}: module {location!r} not found in {project_dir} or on sys.path"], ()
+            return "", "", [f"plugin {target!r}: module {location!r} not found in {project_dir} or on sys.path"], {}
         source, root = found
     attributes = read_class_attributes(source, class_name)
     if attributes is None:
-        return "", "", [f"plugin {target!r}: {source} defines no class {class_name!r}"], ()
+        return "", "", [f"plugin {target!r}: {source} defines no class {class_name!r}"], {}
     problems = []
     version = attributes.get("api_version")
     if version is not None and not api_compatible(version):
@@ -109,7 +131,8 @@ def _static_info(target: str, project_dir: str) -> tuple[str, str, list[str], tu
     name = attributes.get("name")
     provides = attributes.get("provides", ())
     provides = tuple(p for p in provides if isinstance(p, str)) if isinstance(provides, (list, tuple)) else ()
-    return (name if isinstance(name, str) and name else class_name.lower()), root, problems, provides
+    static = {"provides": provides, "registers": literal_registrations(source)}
+    return (name if isinstance(name, str) and name else class_name.lower()), root, problems, static
 
 
 def plugin_classes_in(source: Path) -> list[str]:
@@ -209,13 +232,16 @@ def _spec(
     target: str, capabilities: tuple[str, ...], source: str, root: Path, tables: dict[str, Any], problems: list[str]
 ) -> PluginSpec | None:
     """A validated spec (policy and settings from `[plugin.NAME]`), or None with `problems` extended."""
-    name, import_root, found, provides = _static_info(target, str(root))
+    name, import_root, found, static = _static_info(target, str(root))
     problems.extend(found)
     if not name:
         return None
     policy, settings, found = parse_policy(name, tables.get(name, {}))
     problems.extend(found)
-    return PluginSpec(target, capabilities, name, source, str(root), settings, policy, import_root, provides)
+    return PluginSpec(
+        target, capabilities, name, source, str(root), settings, policy, import_root,
+        static["provides"], static["registers"],
+    )
 
 
 def spec_for_target(target: str, project_dir: str | os.PathLike = ".") -> PluginSpec:

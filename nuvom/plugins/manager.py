@@ -158,9 +158,14 @@ class PluginManager:
         with ThreadPoolExecutor(max_workers=min(16, len(self.specs))) as pool:
             list(pool.map(self.start, self.specs.values()))
 
-    def start_providing(self, capability: str) -> None:
-        """Start the not-yet-started plugins that declare `capability` (lazy, producer side)."""
-        wanted = [s for s in self.specs.values() if capability in s.capabilities and s.name not in self.supervisors]
+    def start_providing(self, capability: str, name: str | None = None) -> None:
+        """Start the not-yet-started plugins that can provide `capability` `name` (lazy, producer side).
+
+        A plugin whose source registers `name` literally is started alone; when none does
+        (a computed name), every plugin declaring the capability is started.
+        """
+        waiting = [s for s in self.specs.values() if capability in s.capabilities and s.name not in self.supervisors]
+        wanted = [s for s in waiting if (capability, (name or "").strip().lower()) in s.registers] or waiting
         with ThreadPoolExecutor(max_workers=max(1, len(wanted))) as pool:
             list(pool.map(self.start, wanted))
 
@@ -207,5 +212,5 @@ def lazy_resolver(capability: str, name: str) -> Any:
         except Exception as error:
             log.error("cannot load the plugin configuration: %s", error)
             return None
-        manager.start_providing(capability)
+        manager.start_providing(capability, name)
     return REGISTRY.get(capability).get(name)

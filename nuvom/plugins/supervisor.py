@@ -22,6 +22,7 @@ import signal
 import socket
 import subprocess
 import sys
+import sysconfig
 import threading
 import time
 from pathlib import Path
@@ -113,6 +114,25 @@ def _is_registration_map(value: Any) -> bool:
     )
 
 
+def _frame_files(lines: list[str]) -> list[str]:
+    return [line.split('"')[1] for line in lines if line.lstrip().startswith('File "')]
+
+
+def plugin_stacks(dump: list[str]) -> list[str]:
+    """The threads of a faulthandler dump that run plugin code (not only Nuvom's or the stdlib's)."""
+    ours = (os.path.join(NUVOM_ROOT, "nuvom") + os.sep, os.path.join(NUVOM_ROOT, "plugin_host") + os.sep,
+            sysconfig.get_paths()["stdlib"] + os.sep, "<frozen")
+    blocks, block = [], []
+    for line in dump + [""]:
+        if line.strip():
+            block.append(line)
+        elif block:
+            blocks.append(block)
+            block = []
+    plugin_blocks = [b for b in blocks if any(not path.startswith(ours) for path in _frame_files(b))]
+    return [line for b in (plugin_blocks or blocks[:1]) for line in b][:40]
+
+
 def host_environment(passthrough: tuple[str, ...]) -> dict[str, str]:
     """The host's whole environment: what Python needs plus the variables the policy names."""
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
@@ -152,6 +172,7 @@ class PluginSupervisor:
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._output_threads: list[threading.Thread] = []
+        self._stack_capture: list[str] | None = None  # set while a faulthandler dump is expected
 
     # lifecycle ---------------------------------------------------------------------------
 
@@ -248,21 +269,23 @@ class PluginSupervisor:
             raise PluginError(f"plugin {self.name!r}: host died during {label}: {self._death_report()}") from None
 
     def _ask_for_stack(self) -> str:
-        """Best effort: the host's Python stack (faulthandler on SIGUSR1), from its stderr."""
+        """Best effort: where the plugin's code is stuck (faulthandler on SIGUSR1, read from stderr)."""
         process = self._process
         if process is None or process.poll() is not None:
             return ""
-        before = len(self.stderr_tail)
+        captured: list[str] = []
+        self._stack_capture = captured
         try:
             os.kill(process.pid, signal.SIGUSR1)
         except ProcessLookupError:
             return ""
         deadline = time.monotonic() + 0.5
-        while time.monotonic() < deadline and len(self.stderr_tail) <= before:
+        while time.monotonic() < deadline and not any(line.startswith("Current thread") for line in captured):
             time.sleep(0.02)
-        time.sleep(0.05)  # the dump is several lines: let the reader catch the rest of it
-        lines = list(self.stderr_tail)[before:] if len(self.stderr_tail) > before else []
-        return ("; where it was:\n" + "\n".join(lines)) if lines else ""
+        time.sleep(0.05)  # the current thread's frames follow its header
+        self._stack_capture = None
+        blocks = plugin_stacks(captured)
+        return ("; where it was:\n" + "\n".join(blocks)) if blocks else ""
 
     def call(self, method: str, *params: Any, timeout: float | None = None) -> Any:
         """A call on the running host; `PluginUnavailableError` at once if it is not running."""
@@ -459,6 +482,9 @@ class PluginSupervisor:
             line = raw.decode("utf-8", "replace").rstrip("\n")
             if keep_tail:
                 self.stderr_tail.append(line)
+                capture = self._stack_capture
+                if capture is not None:
+                    capture.append(line)
             now = time.monotonic()
             if now - window_start >= 1.0:
                 if dropped:

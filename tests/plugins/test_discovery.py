@@ -146,3 +146,19 @@ def test_an_inprocess_plugin_that_fails_to_start_is_recorded_not_raised(project,
     assert status["state"] == "failed"
     assert "failed to start: RuntimeError: asked to fail" in status["last_failure"]["reason"]
     assert "plugin 'fragile' (in process) failed to start" in caplog.text
+
+
+def test_a_producer_starts_only_the_plugin_that_registers_the_backend_it_asks_for(project, tmp_path):
+    manager = project(f"""
+        [plugins]
+        queue_backend = ["examples.plugins.sqlite_queue:MyPlugin", "examples.plugins.misbehaving.plugins:BadHang"]
+        [plugin.my_queue]
+        settings = {{ path = "{tmp_path}/q.db" }}
+        [plugin.bad_hang]
+        start_timeout = 1
+    """)
+    manager.start_providing("queue_backend", "my_custom_queue")
+    assert set(manager.supervisors) == {"my_queue"}, "a producer started plugins it does not need"
+    assert manager.supervisors["my_queue"].state == "running"
+    manager.start_providing("queue_backend", "computed_somewhere")  # nobody registers it literally: try them all
+    assert set(manager.supervisors) == {"my_queue", "bad_hang"}
