@@ -56,8 +56,8 @@ def test_scaffolded_plugin_passes_its_own_test_isolated_and_in_process(tmp_path)
     made = nuvom("plugin", "scaffold", "my_store", "-c", "queue_backend", "-c", "result_backend", cwd=tmp_path)
     assert made.returncode == 0, made.stderr
     assert (tmp_path / "plugins" / "my_store.py").is_file() and (tmp_path / ".nuvom_plugins.toml").is_file()
-    for flags in (["--isolated"], []):
-        result = nuvom("plugin", "test", "my_store", *flags, cwd=tmp_path)
+    for target, flags in (("my_store", ["--isolated"]), ("plugins/my_store.py", ["--isolated"]), ("my_store", [])):
+        result = nuvom("plugin", "test", target, *flags, cwd=tmp_path)
         assert result.returncode == 0, result.stdout + result.stderr
         steps = [row[4] for row in step_rows(result.stdout)]
         assert any("queue backend 'my_store': fifo" in step for step in steps)
@@ -74,11 +74,11 @@ def test_scaffold_refuses_a_bad_name_and_an_existing_file(tmp_path):
 
 
 @pytest.mark.parametrize("target", [
-    "examples/plugins/sqlite_queue.py",  # a file, class found statically
-    "examples.plugins.file_results",  # a module path
+    "examples.plugins.sqlite_queue",  # a module path, class found statically
+    "examples.plugins.file_results:ResultsPlugin",  # module:Class
 ])
-def test_plugin_test_isolated_passes_on_the_good_examples(target):
-    result = nuvom("plugin", "test", target, "--isolated", cwd=PROJECT_ROOT)
+def test_plugin_test_isolated_passes_on_the_good_examples(target, tmp_path):
+    result = nuvom("plugin", "test", target, "--isolated", cwd=tmp_path)  # their files land in tmp_path
     assert result.returncode == 0, result.stdout + result.stderr
     rows = step_rows(result.stdout)
     assert rows[0][0] == "ok" and "start in a host" in result.stdout and rows[-1][4].startswith("stop()")
