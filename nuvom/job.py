@@ -11,6 +11,7 @@ caller's process, with the task's name and the offending type.
 from __future__ import annotations
 
 import enum
+import operator
 import time
 import uuid
 from dataclasses import dataclass, field, fields
@@ -104,10 +105,10 @@ class Job:
             self.args = list(self.args)
         if type(self.kwargs) is not dict:
             self.kwargs = dict(self.kwargs)
-        if type(self.status) is not JobStatus:
-            self.status = JobStatus(self.status)
+        if type(self.status) is not JobStatus:  # a dict lookup first: Enum(value) is slow on the wire's hot path
+            self.status = _STATUSES.get(self.status) or JobStatus(self.status)
         if type(self.timeout_policy) is not TimeoutPolicy:
-            self.timeout_policy = TimeoutPolicy(self.timeout_policy)
+            self.timeout_policy = _POLICIES.get(self.timeout_policy) or TimeoutPolicy(self.timeout_policy)
 
     def check_carriable(self) -> None:
         """Raise `UnsafeValueError` naming this job's task if an argument cannot travel."""
@@ -124,6 +125,25 @@ class Job:
         data["status"] = self.status.value
         data["timeout_policy"] = self.timeout_policy.value
         return data
+
+    def to_values(self) -> list[Any]:
+        """The fields in declaration order (`JOB_FIELDS`), msgpack-safe: the wire's compact form."""
+        values = list(_get_fields(self))
+        values[_STATUS_INDEX] = self.status.value
+        values[_POLICY_INDEX] = self.timeout_policy.value
+        return values
+
+    @classmethod
+    def from_values(cls, values: list[Any]) -> "Job":
+        """Rebuild a job from `to_values()` output; extra trailing values (newer fields) are ignored."""
+        if not isinstance(values, list) or not values or not isinstance(values[0], str):
+            raise ValueError("not a job: expected an array starting with func_name")
+        if len(values) != len(_FIELD_NAMES) or cls is not Job:
+            return cls(*values[: len(_FIELD_NAMES)])
+        job = object.__new__(Job)  # every field present: skip the generated __init__'s defaults
+        job.__dict__.update(zip(_FIELD_NAMES, values))
+        job.__post_init__()
+        return job
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Job":
@@ -148,3 +168,9 @@ class Job:
 
 _FIELD_NAMES = tuple(f.name for f in fields(Job))
 _FIELD_SET = frozenset(_FIELD_NAMES)
+_get_fields = operator.attrgetter(*_FIELD_NAMES)
+_STATUSES = {status.value: status for status in JobStatus}
+_POLICIES = {policy.value: policy for policy in TimeoutPolicy}
+_STATUS_INDEX = _FIELD_NAMES.index("status")
+_POLICY_INDEX = _FIELD_NAMES.index("timeout_policy")
+JOB_FIELDS = _FIELD_NAMES  # the order of Job.to_values(), part of the wire protocol

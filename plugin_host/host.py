@@ -14,6 +14,7 @@ Methods served to the worker:
 
 from __future__ import annotations
 
+import collections
 import functools
 import inspect
 import itertools
@@ -23,13 +24,18 @@ import threading
 from typing import Any, Callable
 
 from nuvom.ipc import Connection
+from nuvom.job import Job
 from nuvom.plugins.contracts import API_VERSION, check_plugin_class
 from nuvom.plugins.loader import load_plugin_class
 from nuvom.queue_backends.base import call_dequeue, call_pop_batch
 
 PROTOCOL_VERSION = 1
+TAKEN_JOBS_KEPT = 100_000  # jobs handed out and not yet acked, remembered so ack/renew can name them by id
 ALLOWED_METHODS = {
-    "queue_backend": {"enqueue", "enqueue_many", "dequeue", "pop_batch", "qsize", "clear", "ack", "nack", "renew"},
+    "queue_backend": {
+        "enqueue", "enqueue_many", "dequeue", "pop_batch", "qsize", "clear", "ack", "nack", "renew",
+        "ack_ids", "renew_ids",
+    },
     "result_backend": {"set_result", "get_result", "set_error", "get_error", "get_full", "list_jobs", "store_many"},
 }
 
@@ -59,6 +65,7 @@ class PluginHost:
         self.plugin: Any = None
         self.registered: dict[str, dict[str, Any]] = {}
         self.objects: dict[int, tuple[str, Any]] = {}
+        self.taken: dict[int, collections.OrderedDict[str, Job]] = {}  # per queue handle, oldest first
         self.handles = itertools.count(1)
         self.started = False
         self._capture_registrations()
@@ -129,10 +136,40 @@ class PluginHost:
         if method not in ALLOWED_METHODS.get(capability, ()):
             raise HostError(f"{method!r} is not a method of the {capability} contract")
         if method == "pop_batch":
-            return call_pop_batch(obj, *args)
+            return self._remember(handle, call_pop_batch(obj, *args))
         if method == "dequeue":
-            return call_dequeue(obj, *args)
+            job = call_dequeue(obj, *args)
+            return self._remember(handle, [job])[0] if job is not None else None
+        if method in ("ack_ids", "renew_ids"):
+            return self._by_ids(handle, obj, method[:-4], *args)
+        if method in ("ack", "nack"):
+            self._forget(handle, args[0] if args else [])
         return getattr(obj, method)(*args, **kwargs)
+
+    def _remember(self, handle: int, jobs: list[Job]) -> list[Job]:
+        taken = self.taken.setdefault(handle, collections.OrderedDict())
+        for job in jobs:
+            taken[job.id] = job
+        while len(taken) > TAKEN_JOBS_KEPT:
+            taken.popitem(last=False)  # the worker then acks it by value; nothing is lost
+        return jobs
+
+    def _forget(self, handle: int, jobs: list[Any]) -> None:
+        taken = self.taken.get(handle, {})
+        for job in jobs:
+            taken.pop(getattr(job, "id", None), None)
+
+    def _by_ids(self, handle: int, obj: Any, method: str, ids: list[str]) -> list[str]:
+        """ack/renew the jobs this host handed out, named by id; returns the ids it does not know."""
+        taken = self.taken.get(handle, {})
+        known = [taken[job_id] for job_id in ids if job_id in taken]
+        if method == "ack":
+            for job in known:
+                del taken[job.id]
+        if known:
+            getattr(obj, method)(known)
+        found = {job.id for job in known}
+        return [job_id for job_id in ids if job_id not in found]
 
     def stop(self) -> None:
         if self.plugin is not None:

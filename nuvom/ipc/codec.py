@@ -3,7 +3,7 @@
 msgpack carries None, bool, int, float, str, bytes, lists (tuples become lists)
 and maps. On top of that:
 
-- ext 1, `Job`: the msgpack of `Job.to_dict()`, rebuilt with `Job.from_dict`.
+- ext 1, `Job`: the msgpack array `Job.to_values()` (a map of `to_dict()` is accepted too).
 - ext 2, `datetime`: its ISO 8601 text (naive or with offset), UTF-8.
 - ext 3, an exception, as data: the msgpack array `[type name, message, traceback]`,
   decoded to `RemoteErrorInfo`, never to an exception class named by the peer.
@@ -15,6 +15,8 @@ carry raises `EncodeError` at the sender. The decoder enforces `Limits`.
 from __future__ import annotations
 
 import datetime
+import functools
+import threading
 import traceback
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -51,9 +53,22 @@ class DecodeError(ValueError):
     """Bytes that do not decode to a valid value (becomes a protocol violation)."""
 
 
+_ext_packers = threading.local()
+
+
+def _ext_packer() -> msgpack.Packer:
+    """This thread's packer for ext payloads (building one per value costs more than packing a job)."""
+    packer = getattr(_ext_packers, "packer", None)
+    if packer is None:
+        packer = _ext_packers.packer = msgpack.Packer(use_bin_type=True, autoreset=True)
+    return packer
+
+
 def _to_ext(value: Any) -> msgpack.ExtType:
+    if type(value) is Job:  # the hot path: skip ExtType's argument checks, ours are right by construction
+        return tuple.__new__(msgpack.ExtType, (EXT_JOB, _ext_packer().pack(value.to_values())))
     if isinstance(value, Job):
-        return msgpack.ExtType(EXT_JOB, msgpack.packb(value.to_dict(), use_bin_type=True))
+        return msgpack.ExtType(EXT_JOB, _ext_packer().pack(value.to_values()))
     if isinstance(value, datetime.datetime):
         return msgpack.ExtType(EXT_DATETIME, value.isoformat().encode())
     if isinstance(value, BaseException):
@@ -92,17 +107,19 @@ def _unpacker_options(limits: Limits) -> dict[str, Any]:
 def make_ext_hook(limits: Limits, count_container: Callable[[Any], Any] | None = None) -> Callable[[int, bytes], Any]:
     options = _unpacker_options(limits)
     del options["max_buffer_size"]  # an ext payload is already bounded by max_ext_len
+    unpack = functools.partial(msgpack.unpackb, **options)
 
     def ext_hook(code: int, data: bytes) -> Any:
         if count_container is not None:
             count_container(None)  # an ext payload costs at least as much as a container
         try:
             if code == EXT_JOB:
-                return Job.from_dict(msgpack.unpackb(data, **options))
+                fields = unpack(data)
+                return Job.from_values(fields) if isinstance(fields, list) else Job.from_dict(fields)
             if code == EXT_DATETIME:
                 return datetime.datetime.fromisoformat(data.decode())
             if code == EXT_ERROR:
-                kind, message, trace = msgpack.unpackb(data, **options)
+                kind, message, trace = unpack(data)
                 if not all(isinstance(part, str) for part in (kind, message, trace)):
                     raise ValueError("exception fields must be strings")
                 return RemoteErrorInfo(kind, message, trace)

@@ -71,13 +71,21 @@ class RemoteJobQueue(_RemoteObject, BaseJobQueue):
         return self._invoke("clear")
 
     def ack(self, jobs: Sequence[Job]) -> None:
-        self._invoke("ack", list(jobs))
+        self._by_ids("ack", jobs)
 
     def nack(self, jobs: Sequence[Job]) -> None:
         self._invoke("nack", list(jobs))
 
     def renew(self, jobs: Sequence[Job]) -> None:
-        self._invoke("renew", list(jobs))
+        self._by_ids("renew", jobs)
+
+    def _by_ids(self, method: str, jobs: Sequence[Job]) -> None:
+        """Name the jobs by id (the host remembers what it handed out); send in full only those it forgot."""
+        if not jobs:
+            return
+        unknown = set(self._invoke(f"{method}_ids", [job.id for job in jobs]))
+        if unknown:
+            self._invoke(method, [job for job in jobs if job.id in unknown])
 
 
 class RemoteResultBackend(_RemoteObject, BaseResultBackend):

@@ -15,7 +15,7 @@ from nuvom.ipc.errors import EncodeError
 from nuvom.ipc.framing import FramingError, MessageReader, Notification, Request, Response, notification, request, response
 from nuvom.ipc.codec import new_packer
 from nuvom.ipc.limits import Limits
-from nuvom.job import Job
+from nuvom.job import JOB_FIELDS, Job, JobStatus, TimeoutPolicy
 
 scalars = (
     st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.floats(allow_nan=False)
@@ -28,6 +28,10 @@ jobs = st.builds(
     kwargs=st.dictionaries(st.text(), scalars, max_size=3),
     retries_left=st.integers(0, 5),
     timeout_secs=st.none() | st.floats(0, 100),
+    status=st.sampled_from(JobStatus),
+    timeout_policy=st.sampled_from(TimeoutPolicy),
+    next_retry_at=st.none() | st.floats(0, 2e9),
+    attempts=st.integers(0, 10),
 )
 # Datetimes travel as ISO text with a fixed UTC offset: a zone name (Europe/Paris) is not carried.
 fixed_offsets = st.builds(
@@ -175,3 +179,27 @@ def test_a_named_zone_arrives_as_the_same_instant_with_its_offset():
 
 def test_decode_error_is_a_value_error():
     assert issubclass(DecodeError, ValueError)
+
+
+def job_ext(payload) -> bytes:
+    return msgpack.packb(msgpack.ExtType(1, msgpack.packb(payload, use_bin_type=True)), use_bin_type=True)
+
+
+@given(jobs)
+def test_a_job_sent_as_a_map_by_another_host_decodes_like_the_array_form(job):
+    assert decode_one(job_ext(job.to_dict())) == job
+
+
+def test_a_job_array_from_a_newer_peer_ignores_the_fields_it_adds():
+    job = Job("task", args=[1], kwargs={"k": "v"}, attempts=2)
+    values = job.to_values()
+    assert len(values) == len(JOB_FIELDS)
+    assert decode_one(job_ext(values + ["a field from the future"])) == job
+    shorter = decode_one(job_ext(values[:3]))  # an older peer: missing fields take their defaults
+    assert (shorter.func_name, shorter.args, shorter.kwargs, shorter.attempts) == ("task", [1], {"k": "v"}, 0)
+
+
+@pytest.mark.parametrize("payload", [[], [1, 2], ["task", [], {}, "id", "NOT_A_STATUS"], {"args": []}])
+def test_a_malformed_job_is_a_decode_error_naming_the_ext_type(payload):
+    with pytest.raises(DecodeError, match="invalid ext type 1 payload"):
+        Decoder().feed(job_ext(payload))

@@ -162,3 +162,45 @@ def test_a_producer_starts_only_the_plugin_that_registers_the_backend_it_asks_fo
     assert manager.supervisors["my_queue"].state == "running"
     manager.start_providing("queue_backend", "computed_somewhere")  # nobody registers it literally: try them all
     assert set(manager.supervisors) == {"my_queue", "bad_hang"}
+
+
+ACK_COUNTING = '''
+from nuvom.plugins.contracts import Plugin
+from nuvom.plugins.registry import register_queue_backend
+from nuvom.queue_backends.memory import MemoryJobQueue
+
+ACKED = []
+
+class AckCountingQueue(MemoryJobQueue):
+    def ack(self, jobs):
+        ACKED.extend(job.id for job in jobs)
+
+    def qsize(self):  # for the test: how many jobs were acked, and whether all were real jobs
+        return len(ACKED) if all(isinstance(i, str) and len(i) == 36 for i in ACKED) else -1
+
+class AckCounting(Plugin):
+    name = "ack_counting"
+    provides = ["queue_backend"]
+
+    def start(self, settings):
+        register_queue_backend("ack_counting", AckCountingQueue)
+'''
+
+
+def test_acks_reach_the_backend_whether_or_not_this_host_handed_the_jobs_out(project, tmp_path):
+    from nuvom.job import Job
+
+    (tmp_path / "ack_counting.py").write_text(ACK_COUNTING)
+    manager = project("""
+        [plugins]
+        queue_backend = ["ack_counting:AckCounting"]
+    """)
+    manager.start_all()
+    queue = REGISTRY.get("queue_backend", "ack_counting")()
+    queue.enqueue_many([Job("t") for _ in range(3)])
+    taken = queue.pop_batch(3, 1)
+    queue.ack(taken)  # the host handed these out: ids are enough
+    assert queue.qsize() == 3
+    strangers = [Job("t"), Job("t")]  # e.g. taken before the host restarted
+    queue.ack(strangers)
+    assert queue.qsize() == 5, "jobs the host did not hand out were not acked"
