@@ -1,17 +1,24 @@
-"""Entry point: die with the worker, open the channel, serve until it closes."""
+"""Entry point: die with the worker, sandbox this process, open the channel, serve until it closes.
+
+    python -I -m plugin_host --fd N [--sandbox JSON]     serve the plugin the worker names in hello
+    python -I -m plugin_host --probe --sandbox JSON      apply the sandbox, print its layers as JSON, exit
+
+The sandbox is applied before any thread starts and before any plugin code is imported.
+"""
 
 from __future__ import annotations
 
 import argparse
 import faulthandler
+import json
 import os
 import signal
 import sys
+import tempfile
 
 
-def die_with_parent() -> None:
+def die_with_parent(parent: int) -> None:
     """Linux: get SIGKILL when the worker dies (even by SIGKILL); elsewhere EOF on the channel does it."""
-    parent = os.getppid()
     if sys.platform.startswith("linux"):
         import ctypes
 
@@ -24,13 +31,32 @@ def die_with_parent() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m plugin_host")
-    parser.add_argument("--fd", type=int, required=True, help="the inherited socket of the RPC channel")
+    parser.add_argument("--fd", type=int, help="the inherited socket of the RPC channel")
+    parser.add_argument("--sandbox", help="the SandboxProfile to apply, as JSON")
+    parser.add_argument("--probe", action="store_true", help="apply the sandbox, print what is enforced, exit")
     args = parser.parse_args()
-    die_with_parent()
+    if args.fd is None and not args.probe:
+        parser.error("--fd is required")
+    parent = os.getppid()
+    die_with_parent(parent)
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # the worker asks where start() hangs
-    from plugin_host.host import serve
+    from plugin_host.host import serve  # everything the host itself runs, loaded before the sandbox
+    from nuvom.sandbox.profile import SandboxProfile, apply_profile
 
-    serve(args.fd)
+    layers = []
+    strict = False
+    if args.sandbox:
+        profile = SandboxProfile.from_dict(json.loads(args.sandbox))
+        layers = [layer.to_dict() for layer in apply_profile(profile)]
+        strict = profile.strict
+        die_with_parent(parent)  # a change of user clears the parent-death signal: ask again
+    if args.probe:
+        if os.environ.get("TMPDIR", "").startswith(tempfile.gettempdir()):
+            os.rmdir(os.environ["TMPDIR"])  # the private directory the probe made
+        print(json.dumps(layers))
+        sys.stdout.flush()
+        os._exit(0)
+    serve(args.fd, sandbox=layers, strict=strict)
     sys.stdout.flush()
     os._exit(0)  # do not wait for threads a plugin may have left running
 

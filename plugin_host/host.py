@@ -28,6 +28,7 @@ from nuvom.job import Job
 from nuvom.plugins.contracts import API_VERSION, check_plugin_class
 from nuvom.plugins.loader import load_plugin_class
 from nuvom.queue_backends.base import call_dequeue, call_pop_batch
+from nuvom.sandbox.report import NOT_REQUESTED
 
 PROTOCOL_VERSION = 1
 TAKEN_JOBS_KEPT = 100_000  # jobs handed out and not yet acked, remembered so ack/renew can name them by id
@@ -60,8 +61,10 @@ def no_exit(method: Callable[..., Any]) -> Callable[..., Any]:
 class PluginHost:
     """State of this process: the plugin, what it registered, and live backend objects."""
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, sandbox: list[dict] | None = None, strict: bool = False) -> None:
         self.connection = connection
+        self.sandbox = sandbox or []
+        self.strict = strict
         self.plugin: Any = None
         self.registered: dict[str, dict[str, Any]] = {}
         self.objects: dict[int, tuple[str, Any]] = {}
@@ -86,6 +89,12 @@ class PluginHost:
         REGISTRY.register = register
 
     def hello(self, spec: dict) -> dict:
+        missing = [layer for layer in self.sandbox if not layer["enforced"] and not layer["detail"].startswith(NOT_REQUESTED)]
+        if self.strict and missing:
+            raise HostError(
+                "strict = true and the sandbox is not fully enforced, so the plugin was not loaded: "
+                + "; ".join(f"{layer['name']}: {layer['detail']}" for layer in missing)
+            )
         if spec.get("cwd"):
             os.chdir(spec["cwd"])  # relative paths in the plugin's settings mean the project's
         for path in reversed(spec.get("import_path", [])):
@@ -103,6 +112,8 @@ class PluginHost:
             "provides": list(cls.provides),
             "plugin_api_version": str(getattr(cls, "api_version", API_VERSION)),
             "pid": os.getpid(),
+            "sandbox": self.sandbox,
+            "tmpdir": os.environ.get("TMPDIR", ""),
         }
 
     def start(self, settings: dict) -> dict:
@@ -176,10 +187,10 @@ class PluginHost:
             self.plugin.stop()
 
 
-def serve(fd: int) -> None:
+def serve(fd: int, sandbox: list[dict] | None = None, strict: bool = False) -> None:
     """Serve the plugin until the worker closes the channel (or dies)."""
     connection = Connection.from_fd(fd, name="worker")
-    host = PluginHost(connection)
+    host = PluginHost(connection, sandbox, strict)
     connection.register("hello", no_exit(host.hello))
     connection.register("start", no_exit(host.start))
     connection.register("instantiate", no_exit(host.instantiate))

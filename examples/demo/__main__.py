@@ -31,9 +31,11 @@ PLUGINS = """
 
     [plugin.my_queue]
     settings = {{ path = "{workdir}/queue.db" }}
+    write_paths = ["{workdir}"]          # the sandbox lets a plugin write only where it is told
 
     [plugin.file_results]
     settings = {{ path = "{workdir}/results.db" }}
+    write_paths = ["{workdir}"]
 
     [plugin.bad_segfault]        # crashes the interpreter in start()
     max_restarts = 0

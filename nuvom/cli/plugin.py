@@ -139,7 +139,7 @@ def _resolve_targets(target: Optional[str], project: str) -> list:
         if not specs:
             raise CommandError("no plugins configured here; name one: nuvom plugin test path/to/plugin.py")
         return specs
-    if ":" not in target and not target.endswith(".py"):
+    if not any(mark in target for mark in (":", ".", "/")):  # a plugin name, not a module or a file
         configured = {spec.name: spec for spec in _specs(project)}
         if target in configured:
             return [configured[target]]

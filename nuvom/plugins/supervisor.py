@@ -15,9 +15,11 @@ while it is down fail at once with `PluginUnavailableError`.
 from __future__ import annotations
 
 import collections
+import json
 import logging
 import os
 import queue
+import shutil
 import signal
 import socket
 import subprocess
@@ -133,6 +135,15 @@ def plugin_stacks(dump: list[str]) -> list[str]:
     return [line for b in (plugin_blocks or blocks[:1]) for line in b][:40]
 
 
+def host_command(spec: PluginSpec, environment: list[str], *arguments: str) -> list[str]:
+    """`python -I -m plugin_host ... --sandbox PROFILE` for `spec` (no sandbox for inprocess plugins)."""
+    from nuvom.plugins.policy import sandbox_profile
+
+    code = [*spec.handshake()["import_path"], NUVOM_ROOT]
+    profile = sandbox_profile(spec.policy, spec.project_dir, code, environment)
+    return [sys.executable, "-I", "-m", "plugin_host", *arguments, "--sandbox", json.dumps(profile.to_dict())]
+
+
 def host_environment(passthrough: tuple[str, ...]) -> dict[str, str]:
     """The host's whole environment: what Python needs plus the variables the policy names."""
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
@@ -173,6 +184,9 @@ class PluginSupervisor:
         self._stopping = threading.Event()
         self._output_threads: list[threading.Thread] = []
         self._stack_capture: list[str] | None = None  # set while a faulthandler dump is expected
+        self.sandbox: list[dict[str, Any]] = []  # the layers the host reported in hello
+        self._host_tmpdir: str | None = None
+        self._warned_sandbox = False
 
     # lifecycle ---------------------------------------------------------------------------
 
@@ -195,12 +209,13 @@ class PluginSupervisor:
         timeout = self.policy.start_timeout
         self._set_state("spawning")
         ours, theirs = socket.socketpair()
+        env = host_environment(self.policy.env)
         try:
             process = _spawner.popen(
-                [sys.executable, "-I", "-m", "plugin_host", "--fd", str(theirs.fileno())],
+                host_command(self.spec, list(env), "--fd", str(theirs.fileno())),
                 pass_fds=[theirs.fileno()],
                 cwd=NUVOM_ROOT,
-                env=host_environment(self.policy.env),
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -223,6 +238,7 @@ class PluginSupervisor:
         if not isinstance(info, dict):
             self._kill("answered the handshake with garbage")
             raise PluginError(f"plugin {self.name!r}: the host answered hello with {type(info).__name__}, not a map")
+        self._note_sandbox(info)
         if info.get("name") != self.spec.name:
             raise PluginError(
                 f"plugin {self.name!r}: the class says its name is {info.get('name')!r}; "
@@ -250,6 +266,21 @@ class PluginSupervisor:
             ", ".join(f"{c}={n}" for c, names in self.registered.items() for n in names) or "nothing",
         )
         threading.Thread(target=self._health_loop, args=(connection,), name=f"health-{self.name}", daemon=True).start()
+
+    def _note_sandbox(self, info: dict) -> None:
+        """Keep what the host says it enforces; warn once about each layer it could not."""
+        layers = info.get("sandbox")
+        if not isinstance(layers, list) or not all(isinstance(layer, dict) for layer in layers):
+            return
+        with self._lock:
+            self.sandbox = [layer for layer in layers if isinstance(layer.get("name"), str)]
+            tmpdir = info.get("tmpdir")
+            self._host_tmpdir = tmpdir if isinstance(tmpdir, str) and tmpdir else None
+        missing = [f"{l['name']} ({l.get('detail')})" for l in self.sandbox
+                   if not l.get("enforced") and not str(l.get("detail", "")).startswith("not requested")]
+        if missing and not self._warned_sandbox:
+            self._warned_sandbox = True
+            self.log.warning("plugin %s: sandbox layers not enforced: %s", self.name, "; ".join(missing))
 
     def _phase(self, connection: Connection, method: str, label: str, timeout: float, *params: Any) -> Any:
         """Run one start-up call; a hang, an exception or a death becomes a PluginError in words."""
@@ -315,6 +346,7 @@ class PluginSupervisor:
                 "started_at": self.started_at,
                 "registered": {capability: list(names) for capability, names in self.registered.items()},
                 "last_failure": dict(self.last_failure) if self.last_failure else None,
+                "sandbox": list(self.sandbox),
             }
 
     def unavailable_reason(self) -> str:
@@ -374,6 +406,10 @@ class PluginSupervisor:
         process.wait()
         for thread in self._output_threads:
             thread.join(1.0)
+        with self._lock:
+            tmpdir, self._host_tmpdir = self._host_tmpdir, None
+        if tmpdir and os.path.basename(tmpdir).startswith("nuvom-host-"):
+            shutil.rmtree(tmpdir, ignore_errors=True)  # the host's private directory
 
     def _kill(self, why: str) -> None:
         with self._lock:
@@ -392,10 +428,22 @@ class PluginSupervisor:
                 pass
         for thread in self._output_threads:
             thread.join(0.5)
-        report = describe_exit(process.returncode if process else None)
+        report = describe_exit(process.returncode if process else None) + self._limit_hint(process)
         if self.stderr_tail:
             report += "; last stderr lines:\n" + "\n".join(self.stderr_tail)
         return report
+
+    def _limit_hint(self, process: subprocess.Popen | None) -> str:
+        """Which of the policy's limits a death by this signal points at, in words."""
+        code = process.returncode if process else None
+        policy = self.policy
+        if code == -signal.SIGXCPU and policy.cpu_seconds:
+            return f": CPU time limit of {policy.cpu_seconds} s reached"
+        if code == -signal.SIGXFSZ and policy.max_file_mb:
+            return f": file size limit of {policy.max_file_mb} MiB reached"
+        if code in (-signal.SIGKILL, -signal.SIGABRT, -signal.SIGSEGV) and policy.memory_mb:
+            return f"; its memory limit is {policy.memory_mb} MiB"
+        return ""
 
     def _channel_closed(self, connection: Connection, reason: str) -> None:
         """The channel ended. Unless we are stopping or restarting, the host failed: report, restart."""

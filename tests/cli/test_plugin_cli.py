@@ -78,6 +78,12 @@ def test_scaffold_refuses_a_bad_name_and_an_existing_file(tmp_path):
     "examples.plugins.file_results:ResultsPlugin",  # module:Class
 ])
 def test_plugin_test_isolated_passes_on_the_good_examples(target, tmp_path):
+    write_config(tmp_path, """
+        [plugin.my_queue]
+        write_paths = ["."]
+        [plugin.file_results]
+        write_paths = ["."]
+    """)
     result = nuvom("plugin", "test", target, "--isolated", cwd=tmp_path)  # their files land in tmp_path
     assert result.returncode == 0, result.stdout + result.stderr
     rows = step_rows(result.stdout)
@@ -131,6 +137,7 @@ def test_plugin_test_refuses_a_queue_that_holds_jobs(tmp_path):
         queue_backend = ["examples.plugins.sqlite_queue:MyPlugin"]
         [plugin.my_queue]
         settings = {{ path = "{queue_file}" }}
+        write_paths = ["{tmp_path}"]
     """)
     seed = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
         from examples.plugins import sqlite_queue
@@ -193,6 +200,7 @@ def test_list_and_inspect_show_a_running_workers_live_state_and_last_failure(tmp
         queue_backend = ["examples.plugins.sqlite_queue:MyPlugin", "{MISBEHAVING}:BadRaise"]
         [plugin.my_queue]
         settings = {{ path = "{tmp_path}/q.db" }}
+        write_paths = ["{tmp_path}"]
     """)
     worker = processes.python("-m", "nuvom.cli.main", "runworker", cwd=tmp_path,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

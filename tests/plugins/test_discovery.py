@@ -154,6 +154,7 @@ def test_a_producer_starts_only_the_plugin_that_registers_the_backend_it_asks_fo
         queue_backend = ["examples.plugins.sqlite_queue:MyPlugin", "examples.plugins.misbehaving.plugins:BadHang"]
         [plugin.my_queue]
         settings = {{ path = "{tmp_path}/q.db" }}
+        write_paths = ["{tmp_path}"]
         [plugin.bad_hang]
         start_timeout = 1
     """)

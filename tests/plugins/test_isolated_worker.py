@@ -26,11 +26,13 @@ def isolated_project(tmp_path, monkeypatch):
 
         [plugin.my_queue]
         settings = {{ path = "{tmp_path}/plugin-queue.db" }}
+        write_paths = ["{tmp_path}"]
         start_timeout = 10
         restart_backoff = 0.1
 
         [plugin.file_results]
         settings = {{ path = "{tmp_path}/plugin-results.db", stop_marker = "{tmp_path}/stopped" }}
+        write_paths = ["{tmp_path}"]
         start_timeout = 10
     """))
     monkeypatch.setenv("NUVOM_QUEUE_BACKEND", "my_custom_queue")

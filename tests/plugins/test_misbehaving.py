@@ -44,6 +44,7 @@ max_restarts = 0
 
 [plugin.my_queue]
 settings = {{ path = "{tmp}/good.db" }}
+write_paths = ["{tmp}"]
 """
 
 
@@ -121,6 +122,7 @@ def test_a_host_that_keeps_dying_ends_up_failed_with_the_reason(project, tmp_pat
         queue_backend = ["examples.plugins.sqlite_queue:MyPlugin"]
         [plugin.my_queue]
         settings = {{ path = "{tmp_path}/q.db" }}
+        write_paths = ["{tmp_path}"]
         max_restarts = 1
         restart_backoff = 0.05
     """)

@@ -77,6 +77,7 @@ def test_a_same_user_process_cannot_read_the_environ_of_a_non_dumpable_one():
 def test_root_drops_to_nobody_for_good():
     result = run_child(PRCTL, '''
         from nuvom.sandbox import drop_to_user
+        os.setgroups([0, 65534])  # supplementary groups the drop must clear
         layer = drop_to_user(65534, 65534)
         done(layer=layer.to_dict(), uids=os.getresuid(), gids=os.getresgid(), groups=os.getgroups(),
              setuid_root=attempt(lambda: os.setuid(0)), dumpable=libc.prctl(PR_GET_DUMPABLE, 0, 0, 0, 0))
