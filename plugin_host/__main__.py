@@ -14,17 +14,21 @@ import json
 import os
 import signal
 import sys
-import tempfile
 
 
 def die_with_parent(parent: int) -> None:
-    """Linux: get SIGKILL when the worker dies (even by SIGKILL); elsewhere EOF on the channel does it."""
+    """Linux: get SIGKILL when the worker dies (even by SIGKILL); elsewhere EOF on the channel does it.
+
+    Also become the subreaper of our descendants: a daemon a plugin double-forks stays
+    our descendant, so the worker finds it and ends it with us.
+    """
     if sys.platform.startswith("linux"):
         import ctypes
 
-        PR_SET_PDEATHSIG = 1
+        PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     if os.getppid() != parent or os.getppid() == 1:
         os._exit(70)  # the worker died before we could ask to die with it
 
@@ -50,9 +54,7 @@ def main() -> None:
         layers = [layer.to_dict() for layer in apply_profile(profile)]
         strict = profile.strict
         die_with_parent(parent)  # a change of user clears the parent-death signal: ask again
-    if args.probe:
-        if os.environ.get("TMPDIR", "").startswith(tempfile.gettempdir()):
-            os.rmdir(os.environ["TMPDIR"])  # the private directory the probe made
+    if args.probe:  # the caller removes the private directory: Landlock keeps us from doing it
         print(json.dumps(layers))
         sys.stdout.flush()
         os._exit(0)

@@ -31,6 +31,9 @@ def isolated_nuvom(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
     reset_backends()
     yield
+    from nuvom.plugins.manager import stop_managers
+
+    stop_managers()  # hosts a test started lazily through the registry belong to its project only
     reset_backends()
     monkeypatch.undo()  # back to the original directory and variables before re-reading them
     reload_settings()

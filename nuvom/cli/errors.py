@@ -17,12 +17,13 @@ class CommandError(Exception):
 def _user_errors() -> tuple[type[BaseException], ...]:
     from nuvom.plugins.policy import PluginConfigError
     from nuvom.plugins.registry import DuplicateRegistrationError, UnknownBackendError
+    from nuvom.plugins.supervisor import PluginError
     from nuvom.task import TaskRegistrationError
     from nuvom.worker import TaskModuleError
 
     return (
         CommandError, ConfigError, UnknownBackendError, DuplicateRegistrationError,
-        TaskModuleError, TaskRegistrationError, PluginConfigError,
+        TaskModuleError, TaskRegistrationError, PluginConfigError, PluginError,
     )
 
 

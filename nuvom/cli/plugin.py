@@ -118,6 +118,19 @@ def inspect_plugin(
             f"{capability} {n!r}" for capability, names in registered.items() for n in names) or "nothing"))
     else:
         typer.echo(f"{'state':>14}  not running (no live worker in this project)")
+    if snapshot and snapshot["live"] and status and status.get("sandbox"):
+        layers, source = status["sandbox"], "as its running host reported"
+    elif spec.policy.isolation == "inprocess":
+        layers, source = [], ""
+        typer.echo(f"{'sandbox':>14}  none: isolation = \"inprocess\" runs the plugin inside the worker")
+    else:
+        from nuvom.plugins.supervisor import probe_sandbox
+
+        layers, source = probe_sandbox(spec), "probed now: what a host started on this machine gets"
+    if layers:
+        typer.echo(f"{'sandbox':>14}  ({source})")
+        for line in sandbox_lines(layers):
+            typer.echo(f"{'':>16}{line}")
     failure = (status or {}).get("last_failure")
     if failure:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(failure.get("at", 0)))
@@ -129,6 +142,14 @@ def inspect_plugin(
             typer.echo(f"{'stderr tail':>14}")
             for line in tail:
                 typer.echo(f"{'':>16}{line}")
+
+
+def sandbox_lines(layers: list[dict[str, Any]]) -> list[str]:
+    """One line per sandbox layer: enforced or not, and what or why."""
+    return [
+        f"{'enforced    ' if layer.get('enforced') else 'NOT enforced'}  {layer.get('name', '?'):18} {layer.get('detail', '')}"
+        for layer in layers
+    ]
 
 
 def _resolve_targets(target: Optional[str], project: str) -> list:

@@ -55,6 +55,20 @@ def plugin_settings(spec: PluginSpec) -> dict[str, Any]:
     return {**get_settings().as_dict(), **own_settings(spec)}
 
 
+@functools.lru_cache(maxsize=None)
+def protect_this_process() -> None:
+    """Before the first host starts: hosts of our user may not read our memory or environment.
+
+    PR_SET_DUMPABLE 0 closes /proc/<our pid>/environ, mem and ptrace to processes of the
+    same user (a host that kept uid 0 has no CAP_SYS_PTRACE to get around it).
+    """
+    from nuvom.sandbox import set_not_dumpable
+
+    layer = set_not_dumpable()
+    if not layer.enforced:
+        log.warning("cannot hide this process from plugin hosts of the same user: %s", layer.detail)
+
+
 class PluginManager:
     def __init__(self, specs: list[PluginSpec], state_file: StateFile | None = None) -> None:
         self.specs = {spec.name: spec for spec in specs}
@@ -98,6 +112,7 @@ class PluginManager:
         if spec.policy.isolation == "inprocess":
             self._start_inprocess(spec)
             return
+        protect_this_process()
         with self._lock:
             supervisor = self.supervisors.get(spec.name)
             if supervisor is None:
@@ -190,18 +205,32 @@ class PluginManager:
         self._publish()
 
 
-_manager: PluginManager | None = None
+_managers: dict[str, PluginManager] = {}
 _manager_lock = threading.RLock()
 
 
 def get_manager(project_dir: str = ".") -> PluginManager:
-    """The process's plugin manager (the worker's, or a producer's lazy one); stopped at exit."""
-    global _manager
+    """The plugin manager of a project in this process (the worker's, or a producer's lazy one).
+
+    One per project directory, so a process that changes directory gets the plugins of
+    the project it is in; each is stopped at exit.
+    """
+    key = os.path.realpath(project_dir)
     with _manager_lock:
-        if _manager is None:
-            _manager = PluginManager.from_project(project_dir)
-            atexit.register(_manager.stop_all)
-        return _manager
+        manager = _managers.get(key)
+        if manager is None:
+            manager = _managers[key] = PluginManager.from_project(key)
+            atexit.register(manager.stop_all)
+        return manager
+
+
+def stop_managers() -> None:
+    """Stop and forget every manager `get_manager` made (at exit, and between tests)."""
+    with _manager_lock:
+        managers = list(_managers.values())
+        _managers.clear()
+    for manager in managers:
+        manager.stop_all()
 
 
 def lazy_resolver(capability: str, name: str) -> Any:

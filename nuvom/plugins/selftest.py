@@ -87,9 +87,15 @@ def _test_isolated(spec: PluginSpec, settings: dict[str, Any], steps: _Steps) ->
             supervisor.start()
         except PluginError as error:
             steps.add("start in a host (load, handshake, start())", False, time.perf_counter() - started, str(error))
+            for layer in supervisor.sandbox:
+                if not layer.get("enforced"):
+                    steps.add(f"sandbox {layer.get('name')}", True, 0.0, f"NOT enforced: {layer.get('detail', '')}")
             return
         steps.add("start in a host (load, handshake, start())", True, time.perf_counter() - started,
                   f"pid {supervisor.pid}")
+        for layer in supervisor.sandbox:  # listed, not judged: `strict = true` is what refuses a missing layer
+            state = "enforced" if layer.get("enforced") else "NOT enforced"
+            steps.add(f"sandbox {layer.get('name')}", True, 0.0, f"{state}: {layer.get('detail', '')}")
         for capability, name in _registrations(spec, supervisor.registered, steps):
             stub = STUBS.get(capability)
             if stub is not None:

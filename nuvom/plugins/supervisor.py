@@ -135,13 +135,81 @@ def plugin_stacks(dump: list[str]) -> list[str]:
     return [line for b in (plugin_blocks or blocks[:1]) for line in b][:40]
 
 
+def process_start_time(pid: int) -> int | None:
+    """The start time of `pid` in clock ticks since boot (identifies a process across pid reuse)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return int(stat.read().rsplit(b") ", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def descendants(root: int) -> list[tuple[int, int]]:
+    """(pid, start time) of every descendant of `root`, from /proc (empty where there is none)."""
+    children: dict[int, list[int]] = {}
+    try:
+        entries = [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
+    except OSError:
+        return []
+    for pid in entries:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as stat:
+                parent = int(stat.read().rsplit(b") ", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(parent, []).append(pid)
+    found, todo = [], list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        started = process_start_time(pid)
+        if started is not None:
+            found.append((pid, started))
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def plugin_code_paths(spec: PluginSpec) -> list[str]:
+    """What the sandbox lets a host read as the plugin's code: the file's directory, or its import root.
+
+    (Python must list the directory it imports a top-level module from, so Landlock cannot
+    narrow it further: keep secrets out of the directory a plugin is imported from.)
+    """
+    location = spec.target.rpartition(":")[0]
+    if location.endswith(".py"):
+        return [os.path.dirname(os.path.join(spec.project_dir, location))]
+    return [spec.import_root or spec.project_dir]
+
+
 def host_command(spec: PluginSpec, environment: list[str], *arguments: str) -> list[str]:
     """`python -I -m plugin_host ... --sandbox PROFILE` for `spec` (no sandbox for inprocess plugins)."""
     from nuvom.plugins.policy import sandbox_profile
 
-    code = [*spec.handshake()["import_path"], NUVOM_ROOT]
+    code = [*plugin_code_paths(spec), NUVOM_ROOT]
     profile = sandbox_profile(spec.policy, spec.project_dir, code, environment)
     return [sys.executable, "-I", "-m", "plugin_host", *arguments, "--sandbox", json.dumps(profile.to_dict())]
+
+
+def probe_sandbox(spec: PluginSpec, timeout: float = 10.0) -> list[dict[str, Any]]:
+    """The layers a host of `spec` gets on this machine, by starting one that loads no plugin code."""
+    env = host_environment(spec.policy.env)
+    result = subprocess.run(
+        host_command(spec, list(env), "--probe"), env=env, cwd=NUVOM_ROOT, capture_output=True, text=True,
+        timeout=timeout, start_new_session=True,
+    )
+    if result.returncode != 0:
+        raise PluginError(f"plugin {spec.name!r}: the sandbox probe failed: {describe_exit(result.returncode)}; "
+                          f"{result.stderr.strip()[-500:]}")
+    layers = json.loads(result.stdout)
+    for layer in layers:
+        if layer.get("name") == "private_tmp" and layer.get("enforced"):
+            remove_host_tmpdir(layer.get("detail", ""))
+    return layers
+
+
+def remove_host_tmpdir(path: str) -> None:
+    """Remove a host's private temporary directory (only ever one the sandbox named nuvom-host-*)."""
+    if path and os.path.basename(path).startswith("nuvom-host-"):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def host_environment(passthrough: tuple[str, ...]) -> dict[str, str]:
@@ -378,16 +446,20 @@ class PluginSupervisor:
                 problem = f"the host died during stop(): {self._death_report()}"
         if problem:
             self.log.warning("plugin %s: %s", self.name, problem)
+        offspring = descendants(process.pid)  # while the host still holds them: it exits when the channel closes
         if connection is not None:
             connection.close("worker stopped the plugin")
-        self._end_process(process, grace=1.0)
+        self._end_process(process, grace=1.0, offspring=offspring)
         self._set_state("stopped")
         return problem
 
     # failures ----------------------------------------------------------------------------
 
-    def _end_process(self, process: subprocess.Popen, grace: float) -> None:
-        """SIGTERM the group, wait `grace`, SIGKILL it; always reap."""
+    def _end_process(
+        self, process: subprocess.Popen, grace: float, offspring: list[tuple[int, int]] | None = None
+    ) -> None:
+        """SIGTERM the group, wait `grace`, SIGKILL it and every descendant; always reap."""
+        offspring = (offspring or []) + descendants(process.pid)  # before they are re-parented to init
         for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
             if process.poll() is not None:
                 break
@@ -403,21 +475,28 @@ class PluginSupervisor:
             os.killpg(process.pid, signal.SIGKILL)  # anything the host left in its group
         except (ProcessLookupError, PermissionError):
             pass
+        for pid, started in offspring:  # and what left the group (setsid), unless the pid was reused
+            if process_start_time(pid) == started:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
         process.wait()
         for thread in self._output_threads:
             thread.join(1.0)
         with self._lock:
             tmpdir, self._host_tmpdir = self._host_tmpdir, None
-        if tmpdir and os.path.basename(tmpdir).startswith("nuvom-host-"):
-            shutil.rmtree(tmpdir, ignore_errors=True)  # the host's private directory
+        if tmpdir:
+            remove_host_tmpdir(tmpdir)
 
     def _kill(self, why: str) -> None:
         with self._lock:
             process, connection = self._process, self._connection
+        offspring = descendants(process.pid) if process is not None else []
         if connection is not None:
             connection.close(f"plugin {why}")
         if process is not None:
-            self._end_process(process, grace=0)
+            self._end_process(process, grace=0, offspring=offspring)
 
     def _death_report(self) -> str:
         process = self._process

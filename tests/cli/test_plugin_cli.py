@@ -113,7 +113,7 @@ def test_plugin_test_isolated_fails_with_the_reason_when_a_call_misbehaves(kind,
         queue_backend = ["{MISBEHAVING}:Bad{kind.title()}"]
         [plugin.bad_{kind}]
         settings = {{ when = "call" }}
-        call_timeout = 1
+        call_timeout = {1 if kind in ("hang", "gil") else 10}
         stop_timeout = 1
     """)
     result = nuvom("plugin", "test", f"bad_{kind}", "--isolated", "-p", str(tmp_path), cwd=PROJECT_ROOT)

@@ -42,11 +42,9 @@ def isolated_project(tmp_path, monkeypatch):
 
     reload_settings()
     yield tmp_path
-    from nuvom.plugins import manager
+    from nuvom.plugins.manager import stop_managers
 
-    if manager._manager is not None:  # this test process started hosts lazily as a producer
-        manager._manager.stop_all()
-        manager._manager = None
+    stop_managers()  # the hosts this test process started lazily as a producer
 
 
 def worker_hosts(worker_pid: int) -> set[int]:
