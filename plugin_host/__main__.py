@@ -49,16 +49,18 @@ def main() -> None:
 
     layers = []
     strict = False
+    memory_mb = None
     if args.sandbox:
         profile = SandboxProfile.from_dict(json.loads(args.sandbox))
         layers = [layer.to_dict() for layer in apply_profile(profile)]
         strict = profile.strict
+        memory_mb = profile.memory_mb
         die_with_parent(parent)  # a change of user clears the parent-death signal: ask again
     if args.probe:  # the caller removes the private directory: Landlock keeps us from doing it
         print(json.dumps(layers))
         sys.stdout.flush()
         os._exit(0)
-    serve(args.fd, sandbox=layers, strict=strict)
+    serve(args.fd, sandbox=layers, strict=strict, memory_mb=memory_mb)
     sys.stdout.flush()
     os._exit(0)  # do not wait for threads a plugin may have left running
 

@@ -45,8 +45,12 @@ class HostError(Exception):
     """A request the host refuses (bad handle, method outside the contract, ...)."""
 
 
-def no_exit(method: Callable[..., Any]) -> Callable[..., Any]:
-    """A plugin calling sys.exit() inside a served call fails that call instead of killing a thread."""
+def contained(method: Callable[..., Any], memory_mb: int | None = None) -> Callable[..., Any]:
+    """A served call where the plugin's sys.exit() or exhausted memory fails that call, in words.
+
+    Without this, SystemExit would end a handler thread without an answer, and a
+    MemoryError would arrive with an empty message.
+    """
 
     @functools.wraps(method)
     def wrapper(*args: Any) -> Any:
@@ -54,6 +58,9 @@ def no_exit(method: Callable[..., Any]) -> Callable[..., Any]:
             return method(*args)
         except SystemExit as exit_:
             raise HostError(f"the plugin called sys.exit({exit_.code!r}) during {method.__name__}()") from None
+        except MemoryError:
+            limit = f"its memory limit of {memory_mb} MiB (memory_mb)" if memory_mb else "memory"
+            raise HostError(f"the plugin ran out of {limit} during {method.__name__}()") from None
 
     return wrapper
 
@@ -187,16 +194,16 @@ class PluginHost:
             self.plugin.stop()
 
 
-def serve(fd: int, sandbox: list[dict] | None = None, strict: bool = False) -> None:
+def serve(fd: int, sandbox: list[dict] | None = None, strict: bool = False, memory_mb: int | None = None) -> None:
     """Serve the plugin until the worker closes the channel (or dies)."""
     connection = Connection.from_fd(fd, name="worker")
     host = PluginHost(connection, sandbox, strict)
-    connection.register("hello", no_exit(host.hello))
-    connection.register("start", no_exit(host.start))
-    connection.register("instantiate", no_exit(host.instantiate))
-    connection.register("invoke", no_exit(host.invoke))
+    connection.register("hello", contained(host.hello, memory_mb))
+    connection.register("start", contained(host.start, memory_mb))
+    connection.register("instantiate", contained(host.instantiate, memory_mb))
+    connection.register("invoke", contained(host.invoke, memory_mb))
     connection.register("ping", lambda: "pong", inline=True)
-    connection.register("stop", no_exit(host.stop))
+    connection.register("stop", contained(host.stop, memory_mb))
     done = threading.Event()
     connection.on_close(lambda reason: done.set())
     connection.start()

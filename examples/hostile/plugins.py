@@ -73,10 +73,13 @@ def phone_home() -> dict:
 
 
 def allocate() -> dict:
+    """Allocate `allocate_mb`; with `catch = false` the MemoryError is left to the host to report."""
     try:
         block = bytearray(int(SETTINGS.get("allocate_mb", 1024)) * 1024 * 1024)
         return succeeded(f"allocated {len(block) // 2**20} MiB")
     except MemoryError as error:
+        if SETTINGS.get("catch") is False:
+            raise
         return denied(error)
 
 

@@ -192,3 +192,21 @@ def test_strict_refuses_a_plugin_whose_sandbox_is_not_fully_enforced(project, tm
     assert "strict = true and the sandbox is not fully enforced, so the plugin was not loaded" in reason
     assert all(f"{layer['name']}: " in reason for layer in missing), reason
     assert "examples.hostile" not in " ".join(supervisor.stderr_tail), "plugin code ran before the refusal"
+
+
+def test_running_out_of_memory_is_reported_with_the_limit_and_the_host_survives(project):
+    from nuvom.ipc import RemoteError
+
+    manager = project("""
+        [plugins]
+        result_backend = ["examples.hostile.plugins:HostileMemory"]
+        [plugin.hostile_memory]
+        settings = { allocate_mb = 1024, catch = false }
+        memory_mb = 300
+    """)
+    manager.start_all()
+    backend = REGISTRY.get("result_backend", "hostile_memory")()
+    with pytest.raises(RemoteError, match=r"ran out of its memory limit of 300 MiB \(memory_mb\) during invoke"):
+        backend.get_result("attempt")
+    assert manager.supervisors["hostile_memory"].state == "running"
+    assert backend.get_full("nothing") is None, "the host stopped answering after running out of memory"
