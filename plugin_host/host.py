@@ -120,7 +120,6 @@ class PluginHost:
             "plugin_api_version": str(getattr(cls, "api_version", API_VERSION)),
             "pid": os.getpid(),
             "sandbox": self.sandbox,
-            "tmpdir": os.environ.get("TMPDIR", ""),
         }
 
     def start(self, settings: dict) -> dict:

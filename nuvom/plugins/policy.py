@@ -87,7 +87,9 @@ def parse_policy(plugin: str, table: dict[str, Any]) -> tuple[Policy, dict[str, 
     return Policy(**values), settings, problems
 
 
-def sandbox_profile(policy: Policy, project_dir: str, code_paths: list[str], environment: list[str]) -> "SandboxProfile":
+def sandbox_profile(
+    policy: Policy, project_dir: str, code_paths: list[str], environment: list[str], private_tmp: str = ""
+) -> "SandboxProfile":
     """What the host enforces for `policy`: relative paths are the project's; the code stays readable."""
     from nuvom.sandbox.profile import SandboxProfile
 
@@ -107,4 +109,5 @@ def sandbox_profile(policy: Policy, project_dir: str, code_paths: list[str], env
         run_as=policy.run_as,
         environment=tuple(environment),
         strict=policy.strict,
+        private_tmp=private_tmp,
     )

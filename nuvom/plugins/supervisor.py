@@ -25,6 +25,7 @@ import socket
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -180,12 +181,12 @@ def plugin_code_paths(spec: PluginSpec) -> list[str]:
     return [spec.import_root or spec.project_dir]
 
 
-def host_command(spec: PluginSpec, environment: list[str], *arguments: str) -> list[str]:
+def host_command(spec: PluginSpec, environment: list[str], *arguments: str, private_tmp: str = "") -> list[str]:
     """`python -I -m plugin_host ... --sandbox PROFILE` for `spec` (no sandbox for inprocess plugins)."""
     from nuvom.plugins.policy import sandbox_profile
 
     code = [*plugin_code_paths(spec), NUVOM_ROOT]
-    profile = sandbox_profile(spec.policy, spec.project_dir, code, environment)
+    profile = sandbox_profile(spec.policy, spec.project_dir, code, environment, private_tmp)
     return [sys.executable, "-I", "-m", "plugin_host", *arguments, "--sandbox", json.dumps(profile.to_dict())]
 
 
@@ -278,9 +279,14 @@ class PluginSupervisor:
         self._set_state("spawning")
         ours, theirs = socket.socketpair()
         env = host_environment(self.policy.env)
+        private_tmp = tempfile.mkdtemp(prefix=f"nuvom-host-{self.name}-")  # removed when the host ends
+        with self._lock:
+            previous, self._host_tmpdir = self._host_tmpdir, private_tmp
+        if previous:
+            remove_host_tmpdir(previous)  # the last host died on its own
         try:
             process = _spawner.popen(
-                host_command(self.spec, list(env), "--fd", str(theirs.fileno())),
+                host_command(self.spec, list(env), "--fd", str(theirs.fileno()), private_tmp=private_tmp),
                 pass_fds=[theirs.fileno()],
                 cwd=NUVOM_ROOT,
                 env=env,
@@ -342,8 +348,6 @@ class PluginSupervisor:
             return
         with self._lock:
             self.sandbox = [layer for layer in layers if isinstance(layer.get("name"), str)]
-            tmpdir = info.get("tmpdir")
-            self._host_tmpdir = tmpdir if isinstance(tmpdir, str) and tmpdir else None
         missing = [f"{l['name']} ({l.get('detail')})" for l in self.sandbox
                    if not l.get("enforced") and not str(l.get("detail", "")).startswith("not requested")]
         if missing and not self._warned_sandbox:

@@ -49,6 +49,7 @@ class SandboxProfile:
     run_as: str = "nobody"  # when the worker is root: "nobody", or "root" (root without capabilities)
     environment: tuple[str, ...] = ()  # names of the variables the host received (reported, not enforced here)
     strict: bool = False
+    private_tmp: str = ""  # made by the worker, which removes it; empty: the host makes one
 
     def to_dict(self) -> dict[str, Any]:
         return {field.name: _plain(getattr(self, field.name)) for field in dataclasses.fields(self)}
@@ -80,7 +81,7 @@ def apply_profile(profile: SandboxProfile) -> list[Layer]:
     else:
         layers.append(namespaces.isolate_network())
     layers.append(_privileges(profile))
-    private = _private_tmp()
+    private = _private_tmp(profile.private_tmp)
     layers.append(private)
     layers.append(privileges.no_new_privs())
     read = [*landlock.python_runtime_paths(), *SYSTEM_READ_PATHS, *profile.read_paths]
@@ -92,12 +93,14 @@ def apply_profile(profile: SandboxProfile) -> list[Layer]:
     return layers
 
 
-def _private_tmp() -> Layer:
-    """A temporary directory only this host uses (as its final user), in TMPDIR for the plugin."""
+def _private_tmp(given: str) -> Layer:
+    """A temporary directory only this host uses, in TMPDIR for the plugin (`given`, or a new one)."""
     try:
-        path = tempfile.mkdtemp(prefix="nuvom-host-")
+        path = given or tempfile.mkdtemp(prefix="nuvom-host-")
+        if not os.access(path, os.W_OK):
+            raise OSError(f"{path} is not writable by uid {os.geteuid()}")
     except OSError as error:
-        return Layer("private_tmp", False, f"cannot create a temporary directory: {error}")
+        return Layer("private_tmp", False, f"cannot use a temporary directory: {error}")
     os.environ["TMPDIR"] = tempfile.tempdir = path
     return Layer("private_tmp", True, path)
 
@@ -109,6 +112,8 @@ def _privileges(profile: SandboxProfile) -> Layer:
     uid, gid = privileges.unprivileged_ids()
     unreadable = unreadable_by_others([sys.prefix, sys.base_prefix, *profile.read_paths, *profile.write_paths])
     if profile.run_as == "nobody" and not unreadable:
+        if profile.private_tmp:
+            os.chown(profile.private_tmp, uid, gid)  # it becomes the dropped user's directory
         dropped = privileges.drop_to_user(uid, gid)
         return Layer("privileges", dropped.enforced, dropped.detail)
     why = (f"run_as = {profile.run_as!r}" if profile.run_as != "nobody"
