@@ -8,7 +8,9 @@
 2. Host cold start (spawn -> handshake -> start() -> running) versus a bare
    `python -c "import msgpack"`. Target: at most 3x.
 3. PluginManager.start_all() with 10 plugins versus 1. Target: at most 60% of 10x.
-4. Resident memory (VmRSS) of an idle host.
+4. Resident memory (VmRSS) of an idle host (started, sandboxed, nothing served yet).
+
+Hosts run with the default sandbox (docs/security.md), so its cost is included.
 """
 
 from __future__ import annotations
@@ -124,8 +126,8 @@ def main() -> None:
         in_process = jobs_per_second(MemoryJobQueue(), count)
         manager, _ = started_manager(one)
         try:
+            rss = rss_mib(manager.supervisors["bench_0"].pid)  # idle: started, nothing served yet
             isolated = jobs_per_second(REGISTRY.get("queue_backend", "bench_queue_0")(), count)
-            rss = rss_mib(manager.supervisors["bench_0"].pid)
         finally:
             manager.stop_all()
 

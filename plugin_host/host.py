@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import collections
 import functools
-import inspect
 import itertools
 import os
 import sys
@@ -31,6 +30,7 @@ from nuvom.queue_backends.base import call_dequeue, call_pop_batch
 from nuvom.sandbox.report import NOT_REQUESTED
 
 PROTOCOL_VERSION = 1
+CO_VARARGS = 0x04  # inspect.CO_VARARGS, without importing inspect
 TAKEN_JOBS_KEPT = 100_000  # jobs handed out and not yet acked, remembered so ack/renew can name them by id
 ALLOWED_METHODS = {
     "queue_backend": {
@@ -63,6 +63,20 @@ def contained(method: Callable[..., Any], memory_mb: int | None = None) -> Calla
             raise HostError(f"the plugin ran out of {limit} during {method.__name__}()") from None
 
     return wrapper
+
+
+def takes_arguments(method: Callable[..., Any]) -> bool:
+    """Whether `start` wants `settings`: it takes any positional parameter (besides self) or *args."""
+    function = getattr(method, "__func__", method)
+    code = getattr(function, "__code__", None)
+    if code is None:  # a builtin or callable object: ask inspect (slow to import, so only here)
+        
+        try:
+            return bool(inspect.signature(method).parameters)
+        except (TypeError, ValueError):
+            return True
+    bound = 1 if function is not method else 0
+    return code.co_argcount - bound > 0 or bool(code.co_flags & CO_VARARGS)
 
 
 class PluginHost:
@@ -126,11 +140,7 @@ class PluginHost:
         if self.plugin is None:
             raise HostError("start() before hello()")
         start = self.plugin.start
-        try:
-            parameters = inspect.signature(start).parameters
-        except (TypeError, ValueError):
-            parameters = {}
-        if parameters:
+        if takes_arguments(start):
             start(settings)
         else:
             start()
@@ -142,7 +152,7 @@ class PluginHost:
         if cls is None:
             raise HostError(f"this plugin registered no {capability} named {name!r}")
         handle = next(self.handles)
-        self.objects[handle] = (capability, cls() if inspect.isclass(cls) else cls)
+        self.objects[handle] = (capability, cls() if isinstance(cls, type) else cls)
         return handle
 
     def invoke(self, handle: int, method: str, args: list, kwargs: dict) -> Any:

@@ -41,3 +41,13 @@ def test_demo_runs_jobs_through_plugin_hosts_and_reports_the_bad_plugins():
     assert "plugin 'bad_hang': start() timed out after 1 s; where it was:" in result.stdout
     assert "misbehaving/plugins.py" in result.stdout.split("where it was:", 1)[1], "the hang's location is missing"
     assert "Traceback" not in result.stderr
+
+
+def test_plugin_benchmark_runs():
+    result = subprocess.run(
+        [sys.executable, "benchmarks/plugins.py", "--quick"],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=180,
+    )
+    assert result.returncode == 0, result.stderr
+    for ratio in ("isolated / in-process", "cold start / bare", "10 plugins / (10 x 1)", "idle host"):
+        assert ratio in result.stdout

@@ -8,7 +8,6 @@ works, and `start(settings, **extras)` is accepted too. Only the major part of
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 API_VERSION = "1.0"
@@ -37,7 +36,7 @@ def api_compatible(version: Any) -> bool:
 
 def check_plugin_class(cls: Any) -> list[str]:
     """What keeps `cls` from being a plugin, in words; an empty list when it is one."""
-    if not inspect.isclass(cls):
+    if not isinstance(cls, type):
         return [f"{cls!r} is not a class"]
     problems = []
     name = getattr(cls, "name", None)

@@ -22,7 +22,7 @@ adapt to either signature.
 
 from __future__ import annotations
 
-import inspect
+import functools
 from abc import ABC, abstractmethod
 from typing import Any, Sequence
 
@@ -69,17 +69,25 @@ class BaseJobQueue(ABC):
         """Extend the lease of jobs still being worked on. Default: nothing to do."""
 
 
-def _accepts(method: Any, name: str) -> bool:
+@functools.lru_cache(maxsize=1024)
+def _accepts(function: Any, name: str) -> bool:
+    """Whether `function` takes a `name` argument (or **kwargs); cached: it is on the hot path."""
+    import inspect
+
     try:
-        params = inspect.signature(method).parameters
+        params = inspect.signature(function).parameters
     except (TypeError, ValueError):
         return True
     return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
-def _positional_count(method: Any) -> int:
+@functools.lru_cache(maxsize=1024)
+def _positional_count(function: Any) -> int:
+    """How many positional arguments `function` takes (2 for *args); cached like `_accepts`."""
+    import inspect
+
     try:
-        params = inspect.signature(method).parameters.values()
+        params = inspect.signature(function).parameters.values()
     except (TypeError, ValueError):
         return 2
     if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params):
@@ -87,10 +95,20 @@ def _positional_count(method: Any) -> int:
     return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
 
 
+def _takes(method: Any, name: str, positional: int) -> bool:
+    """Whether a (bound) method takes argument `name` or at least `positional` positional ones.
+
+    Looked up on the underlying function, so the cache holds classes' functions, not queues.
+    """
+    function = getattr(method, "__func__", None)
+    target, bound = (function, 1) if function is not None else (method, 0)
+    return _accepts(target, name) or _positional_count(target) - bound >= positional
+
+
 def call_pop_batch(queue: BaseJobQueue, batch_size: int, timeout: float | None) -> list[Job]:
     """Call `queue.pop_batch` whether it is declared `(batch_size, timeout)` or `(n)`."""
     method = queue.pop_batch
-    if _accepts(method, "timeout") or _positional_count(method) >= 2:
+    if _takes(method, "timeout", 2):
         return list(method(batch_size, timeout) or [])
     return list(method(batch_size) or [])
 
@@ -98,6 +116,6 @@ def call_pop_batch(queue: BaseJobQueue, batch_size: int, timeout: float | None) 
 def call_dequeue(queue: BaseJobQueue, timeout: float | None) -> Job | None:
     """Call `queue.dequeue` whether or not it takes a timeout."""
     method = queue.dequeue
-    if _accepts(method, "timeout") or _positional_count(method) >= 1:
+    if _takes(method, "timeout", 1):
         return method(timeout)
     return method()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import os
 import sys
@@ -36,7 +35,7 @@ def errno_reason(number: int) -> str:
 @lru_cache(maxsize=None)
 def libc() -> ctypes.CDLL:
     """The C library with errno capture, loaded once."""
-    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    return ctypes.CDLL(None, use_errno=True)  # the C library this interpreter already uses
 
 
 def syscall(number: int, *args: object) -> int:

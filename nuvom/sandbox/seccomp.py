@@ -25,7 +25,6 @@ Foreign-architecture syscalls (32-bit int 0x80 on x86_64) kill the process.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 from functools import lru_cache
 from typing import Optional, Sequence
@@ -88,7 +87,7 @@ def load_libseccomp() -> Optional[ctypes.CDLL]:
     The result is cached: call it before Landlock or a user switch, which can hide the
     library or the `ldconfig` that `ctypes.util.find_library` runs.
     """
-    lib = _open("libseccomp.so.2") or _open(ctypes.util.find_library("seccomp"))
+    lib = _open("libseccomp.so.2") or _open(_find_library("seccomp"))
     if lib is None:
         return None
     lib.seccomp_init.restype = ctypes.c_void_p
@@ -101,6 +100,12 @@ def load_libseccomp() -> Optional[ctypes.CDLL]:
         ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint, ctypes.POINTER(_ArgCmp),
     ]
     return lib
+
+
+def _find_library(name: str) -> Optional[str]:
+    import ctypes.util  # slow to import (it may run ldconfig): only when the usual name is missing
+
+    return ctypes.util.find_library(name)
 
 
 def _open(name: Optional[str]) -> Optional[ctypes.CDLL]:
