@@ -62,6 +62,9 @@ def test_scaffolded_plugin_passes_its_own_test_isolated_and_in_process(tmp_path)
         steps = [row[4] for row in step_rows(result.stdout)]
         assert any("queue backend 'my_store': fifo" in step for step in steps)
         assert any("result backend 'my_store': list_jobs" in step for step in steps)
+        if flags:  # an isolated run lists every sandbox layer of the host that ran the test
+            assert any(step.startswith("sandbox landlock_fs") for step in steps), steps
+            assert any(step.startswith("sandbox seccomp") for step in steps)
         assert all(row[0] == "ok" for row in step_rows(result.stdout))
 
 
@@ -189,6 +192,10 @@ def test_list_and_inspect_read_the_config_without_running_plugin_code(tmp_path):
     assert "password='********'" in shown.stdout and "redis://app:********@db:6379/0" in shown.stdout
     assert "path='data.db'" in shown.stdout and "start_timeout=3" in shown.stdout
     assert "not running" in shown.stdout
+    assert "(probed now: what a host started on this machine gets)" in shown.stdout
+    layers = [line.split()[:3] for line in shown.stdout.splitlines() if line.strip().startswith(("enforced", "NOT"))]
+    names = {fields[1] if fields[0] == "enforced" else fields[2] for fields in layers}
+    assert {"environment", "rlimit_data", "landlock_fs", "seccomp", "privileges"} <= names, shown.stdout
     assert not marker.exists(), "list/inspect imported the plugin's code"
     unknown = nuvom("plugin", "inspect", "nope", cwd=tmp_path)
     assert unknown.returncode == 1 and "configured: watched" in unknown.stderr

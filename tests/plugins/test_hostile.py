@@ -210,3 +210,24 @@ def test_running_out_of_memory_is_reported_with_the_limit_and_the_host_survives(
         backend.get_result("attempt")
     assert manager.supervisors["hostile_memory"].state == "running"
     assert backend.get_full("nothing") is None, "the host stopped answering after running out of memory"
+
+
+def test_a_root_worker_never_gives_a_host_root_powers_and_the_report_says_which_way(attack):
+    from nuvom.sandbox.profile import unreadable_by_others
+
+    run, _ = attack
+    _, supervisor = run("worker")
+    layer = layers_of(supervisor)["privileges"]
+    with open(f"/proc/{supervisor.pid}/status") as status:
+        fields = dict(line.split(":", 1) for line in status.read().splitlines() if ":" in line)
+    if os.geteuid() != 0:
+        assert layer["enforced"] and "unprivileged already" in layer["detail"]
+        return
+    assert int(fields["CapEff"].strip(), 16) == 0 and int(fields["CapBnd"].strip(), 16) == 0, fields["CapEff"]
+    blocked = unreadable_by_others([sys.prefix, sys.base_prefix])
+    if blocked:  # nobody cannot run this Python: root without capabilities, and said so
+        assert not layer["enforced"]
+        assert f"uid 65534 could not read {blocked[0]}" in layer["detail"] and "no capabilities" in layer["detail"]
+        assert fields["Uid"].split()[0] == "0"
+    else:
+        assert layer["enforced"] and fields["Uid"].split()[0] != "0", layer
