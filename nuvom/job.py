@@ -128,10 +128,7 @@ class Job:
 
     def to_values(self) -> list[Any]:
         """The fields in declaration order (`JOB_FIELDS`), msgpack-safe: the wire's compact form."""
-        values = list(_get_fields(self))
-        values[_STATUS_INDEX] = self.status.value
-        values[_POLICY_INDEX] = self.timeout_policy.value
-        return values
+        return list(_get_fields(self))  # the two enums are str subclasses: msgpack writes them as their values
 
     @classmethod
     def from_values(cls, values: list[Any]) -> "Job":
@@ -171,6 +168,4 @@ _FIELD_SET = frozenset(_FIELD_NAMES)
 _get_fields = operator.attrgetter(*_FIELD_NAMES)
 _STATUSES = {status.value: status for status in JobStatus}
 _POLICIES = {policy.value: policy for policy in TimeoutPolicy}
-_STATUS_INDEX = _FIELD_NAMES.index("status")
-_POLICY_INDEX = _FIELD_NAMES.index("timeout_policy")
 JOB_FIELDS = _FIELD_NAMES  # the order of Job.to_values(), part of the wire protocol
