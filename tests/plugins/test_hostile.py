@@ -12,6 +12,7 @@ import os
 import socket
 import sys
 import threading
+import time
 import uuid
 
 import pytest
@@ -231,3 +232,19 @@ def test_a_root_worker_never_gives_a_host_root_powers_and_the_report_says_which_
         assert fields["Uid"].split()[0] == "0"
     else:
         assert layer["enforced"] and fields["Uid"].split()[0] != "0", layer
+
+
+def test_a_plugin_that_burns_its_cpu_budget_is_killed_and_the_report_names_the_limit(project):
+    manager = project("""
+        [plugins]
+        queue_backend = ["examples.plugins.misbehaving.plugins:BadGil"]
+        [plugin.bad_gil]
+        cpu_seconds = 1
+        start_timeout = 20
+    """)
+    started = time.monotonic()
+    manager.start_all()
+    supervisor = manager.supervisors["bad_gil"]
+    assert supervisor.state == "failed"
+    assert "host died during start(): killed by SIGXCPU: CPU time limit of 1 s reached" in supervisor.last_failure["reason"]
+    assert time.monotonic() - started < 10, "the CPU limit did not end the host long before start_timeout"
