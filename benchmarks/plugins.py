@@ -16,6 +16,7 @@ Hosts run with the default sandbox (docs/security.md), so its cost is included.
 from __future__ import annotations
 
 import argparse
+import logging
 import statistics
 import subprocess
 import sys
@@ -113,6 +114,7 @@ def bare_interpreter_secs() -> float:
 
 
 def main() -> None:
+    logging.basicConfig(level=logging.ERROR)  # the hosts' sandbox warnings are not the point here
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=50_000)
     parser.add_argument("--quick", action="store_true", help="5,000 jobs, 3 repetitions")
