@@ -524,7 +524,7 @@ class PluginSupervisor:
             return f": CPU time limit of {policy.cpu_seconds} s reached"
         if code == -signal.SIGXFSZ and policy.max_file_mb:
             return f": file size limit of {policy.max_file_mb} MiB reached"
-        if code in (-signal.SIGKILL, -signal.SIGABRT, -signal.SIGSEGV) and policy.memory_mb:
+        if code == -signal.SIGABRT and policy.memory_mb:  # C code often aborts when malloc fails
             return f"; its memory limit is {policy.memory_mb} MiB"
         return ""
 
