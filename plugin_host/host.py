@@ -70,7 +70,8 @@ def takes_arguments(method: Callable[..., Any]) -> bool:
     function = getattr(method, "__func__", method)
     code = getattr(function, "__code__", None)
     if code is None:  # a builtin or callable object: ask inspect (slow to import, so only here)
-        
+        import inspect
+
         try:
             return bool(inspect.signature(method).parameters)
         except (TypeError, ValueError):
@@ -110,7 +111,8 @@ class PluginHost:
         REGISTRY.register = register
 
     def hello(self, spec: dict) -> dict:
-        missing = [layer for layer in self.sandbox if not layer["enforced"] and not layer["detail"].startswith(NOT_REQUESTED)]
+        missing = [layer for layer in self.sandbox
+                   if not layer["enforced"] and not layer["detail"].startswith(NOT_REQUESTED)]
         if self.strict and missing:
             raise HostError(
                 "strict = true and the sandbox is not fully enforced, so the plugin was not loaded: "

@@ -35,7 +35,8 @@ def test_demo_runs_jobs_through_plugin_hosts_and_reports_the_bad_plugins():
     assert "add(4, 40)" in result.stdout and "-> 44" in result.stdout
     assert "FAILED: ZeroDivisionError" in result.stdout
     listing = result.stdout.split("$ nuvom plugin list", 1)[1]
-    states = {line.split()[1]: line.split()[4] for line in listing.splitlines() if line.strip().startswith(("queue_", "result_"))}
+    rows = [line.split() for line in listing.splitlines() if line.strip().startswith(("queue_", "result_"))]
+    states = {row[1]: row[4] for row in rows}
     assert states == {"my_queue": "running", "file_results": "running", "bad_segfault": "failed", "bad_hang": "failed"}
     assert "plugin 'bad_segfault': host died during start(): killed by SIGSEGV" in result.stdout
     assert "plugin 'bad_hang': start() timed out after 1 s; where it was:" in result.stdout

@@ -17,7 +17,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 def worker_environment() -> dict[str, str]:
     """This environment, with the repository on PYTHONPATH so `examples.*` imports from any directory."""
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
+    path = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path}
 
 
 def start_worker(cwd: Path, log_path: Path, tasks: str = "examples.quickstart.tasks") -> subprocess.Popen:

@@ -146,10 +146,11 @@ def inspect_plugin(
 
 def sandbox_lines(layers: list[dict[str, Any]]) -> list[str]:
     """One line per sandbox layer: enforced or not, and what or why."""
-    return [
-        f"{'enforced    ' if layer.get('enforced') else 'NOT enforced'}  {layer.get('name', '?'):18} {layer.get('detail', '')}"
-        for layer in layers
-    ]
+    lines = []
+    for layer in layers:
+        state = "enforced    " if layer.get("enforced") else "NOT enforced"
+        lines.append(f"{state}  {layer.get('name', '?'):18} {layer.get('detail', '')}")
+    return lines
 
 
 def _resolve_targets(target: Optional[str], project: str) -> list:

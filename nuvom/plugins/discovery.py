@@ -165,7 +165,9 @@ def targets_in(location: str, project_dir: str | os.PathLike = ".") -> list[str]
     else:
         found = module_source(location, [root, *[p for p in sys.path if p and os.path.isdir(p)]])
         if found is None:
-            raise PluginConfigError(f"{location!r} is neither a configured plugin name, a .py file nor an importable module")
+            raise PluginConfigError(
+                f"{location!r} is neither a configured plugin name, a .py file nor an importable module"
+            )
         source = found[0]
     classes = plugin_classes_in(source)
     if not classes:
@@ -201,7 +203,9 @@ def load_plugin_specs(project_dir: str | os.PathLike = ".", *, entry_points: boo
             config = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as error:
             raise PluginConfigError(f"{path}: {error}") from None
-    listed = [(capability, target, str(path.name)) for capability, target in _listed(config.get("plugins", {}), problems)]
+    listed = [
+        (capability, target, str(path.name)) for capability, target in _listed(config.get("plugins", {}), problems)
+    ]
     if entry_points:
         for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
             capability = entry.name if entry.name in CAPABILITIES else "queue_backend"

@@ -348,8 +348,8 @@ class PluginSupervisor:
             return
         with self._lock:
             self.sandbox = [layer for layer in layers if isinstance(layer.get("name"), str)]
-        missing = [f"{l['name']} ({l.get('detail')})" for l in self.sandbox
-                   if not l.get("enforced") and not str(l.get("detail", "")).startswith("not requested")]
+        missing = [f"{layer['name']} ({layer.get('detail')})" for layer in self.sandbox
+                   if not layer.get("enforced") and not str(layer.get("detail", "")).startswith("not requested")]
         if missing and not self._warned_sandbox:
             self._warned_sandbox = True
             self.log.warning("plugin %s: sandbox layers not enforced: %s", self.name, "; ".join(missing))
@@ -556,7 +556,9 @@ class PluginSupervisor:
             delay = policy.restart_backoff * (2**self.restarts)
             self.restarts += 1
             self._set_state("restarting")
-            self.log.warning("plugin %s: restart %d of %d in %.1f s", self.name, self.restarts, policy.max_restarts, delay)
+            self.log.warning(
+                "plugin %s: restart %d of %d in %.1f s", self.name, self.restarts, policy.max_restarts, delay
+            )
             if self._stopping.wait(delay):
                 return
             try:

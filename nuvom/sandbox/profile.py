@@ -57,7 +57,8 @@ class SandboxProfile:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "SandboxProfile":
         known = {field.name for field in dataclasses.fields(cls)}
-        values = {key: tuple(value) if isinstance(value, list) else value for key, value in data.items() if key in known}
+        values = {key: tuple(value) if isinstance(value, list) else value
+                  for key, value in data.items() if key in known}
         return cls(**values)
 
 

@@ -246,5 +246,6 @@ def test_a_plugin_that_burns_its_cpu_budget_is_killed_and_the_report_names_the_l
     manager.start_all()
     supervisor = manager.supervisors["bad_gil"]
     assert supervisor.state == "failed"
-    assert "host died during start(): killed by SIGXCPU: CPU time limit of 1 s reached" in supervisor.last_failure["reason"]
+    reason = supervisor.last_failure["reason"]
+    assert "host died during start(): killed by SIGXCPU: CPU time limit of 1 s reached" in reason
     assert time.monotonic() - started < 10, "the CPU limit did not end the host long before start_timeout"
