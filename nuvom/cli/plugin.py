@@ -1,8 +1,8 @@
 """`nuvom plugin ...`: test, list, inspect and scaffold plugins.
 
-`list` and `inspect` read the configuration without starting any host (and without
-importing plugin code); while a worker runs in the project they add the live state
-it publishes in `.nuvom/plugins.json`. `test` starts the plugin, in a real host with
+`list` and `inspect` read the configuration without importing plugin code; while a
+worker runs in the project they add the live state it publishes in `.nuvom/plugins.json`
+(otherwise `inspect` probes the sandbox with an empty host that loads no plugin). `test` starts the plugin, in a real host with
 `--isolated`, checks what it registered and stops it.
 """
 
