@@ -92,6 +92,11 @@ class PluginManager:
     def _registered(self, plugin: str, capability: str, name: str) -> None:
         stub = STUBS.get(capability)
         if stub is None:
+            log.warning(
+                "plugin %s registered %s %r in its host, where only queue and result backends can be "
+                "reached from the worker; use isolation = \"inprocess\" for it",
+                plugin, capability.replace("_", " "), name,
+            )
             return
         supervisor = self.supervisors[plugin]
         existing = REGISTRY.get(capability).get(name.strip().lower())

@@ -205,3 +205,28 @@ def test_acks_reach_the_backend_whether_or_not_this_host_handed_the_jobs_out(pro
     strangers = [Job("t"), Job("t")]  # e.g. taken before the host restarted
     queue.ack(strangers)
     assert queue.qsize() == 5, "jobs the host did not hand out were not acked"
+
+
+METRICS_PLUGIN = '''
+from nuvom.plugins.contracts import Plugin
+from nuvom.plugins.registry import register_metrics_provider
+
+class Metrics(Plugin):
+    name = "metrics_here"
+    provides = ["monitoring"]
+
+    def start(self, settings):
+        register_metrics_provider("prometheus_here", object())
+'''
+
+
+def test_a_capability_that_cannot_cross_to_the_worker_is_reported_not_dropped(project, tmp_path, caplog):
+    (tmp_path / "metrics_here.py").write_text(METRICS_PLUGIN)
+    manager = project("""
+        [plugins]
+        monitoring = ["metrics_here:Metrics"]
+    """)
+    manager.start_all()
+    assert manager.supervisors["metrics_here"].registered == {"metrics_provider": ["prometheus_here"]}
+    assert "plugin metrics_here registered metrics provider 'prometheus_here' in its host" in caplog.text
+    assert 'use isolation = "inprocess" for it' in caplog.text
