@@ -24,13 +24,12 @@ from typing import Any, Callable
 
 from nuvom.ipc import Connection
 from nuvom.job import Job
-from nuvom.plugins.contracts import API_VERSION, check_plugin_class
+from nuvom.plugins.contracts import API_VERSION, call_start, check_plugin_class
 from nuvom.plugins.loader import load_plugin_class
 from nuvom.queue_backends.base import call_dequeue, call_pop_batch
 from nuvom.sandbox.report import NOT_REQUESTED
 
 PROTOCOL_VERSION = 1
-CO_VARARGS = 0x04  # inspect.CO_VARARGS, without importing inspect
 TAKEN_JOBS_KEPT = 100_000  # jobs handed out and not yet acked, remembered so ack/renew can name them by id
 ALLOWED_METHODS = {
     "queue_backend": {
@@ -63,21 +62,6 @@ def contained(method: Callable[..., Any], memory_mb: int | None = None) -> Calla
             raise HostError(f"the plugin ran out of {limit} during {method.__name__}()") from None
 
     return wrapper
-
-
-def takes_arguments(method: Callable[..., Any]) -> bool:
-    """Whether `start` wants `settings`: it takes any positional parameter (besides self) or *args."""
-    function = getattr(method, "__func__", method)
-    code = getattr(function, "__code__", None)
-    if code is None:  # a builtin or callable object: ask inspect (slow to import, so only here)
-        import inspect
-
-        try:
-            return bool(inspect.signature(method).parameters)
-        except (TypeError, ValueError):
-            return True
-    bound = 1 if function is not method else 0
-    return code.co_argcount - bound > 0 or bool(code.co_flags & CO_VARARGS)
 
 
 class PluginHost:
@@ -141,11 +125,7 @@ class PluginHost:
     def start(self, settings: dict) -> dict:
         if self.plugin is None:
             raise HostError("start() before hello()")
-        start = self.plugin.start
-        if takes_arguments(start):
-            start(settings)
-        else:
-            start()
+        call_start(self.plugin, settings)
         self.started = True
         return {capability: sorted(names) for capability, names in self.registered.items()}
 

@@ -52,3 +52,29 @@ def check_plugin_class(cls: Any) -> list[str]:
     if not api_compatible(version):
         problems.append(f"api_version {version!r} is not compatible with Nuvom's plugin API {API_VERSION}")
     return problems
+
+
+CO_VARARGS = 0x04  # inspect.CO_VARARGS, without importing inspect (slow) on a host's way to ready
+
+
+def takes_arguments(method: Any) -> bool:
+    """Whether `method` takes a positional argument (besides self) or *args."""
+    function = getattr(method, "__func__", method)
+    code = getattr(function, "__code__", None)
+    if code is None:  # a builtin or callable object: ask inspect
+        import inspect
+
+        try:
+            return bool(inspect.signature(method).parameters)
+        except (TypeError, ValueError):
+            return True
+    bound = 1 if function is not method else 0
+    return code.co_argcount - bound > 0 or bool(code.co_flags & CO_VARARGS)
+
+
+def call_start(plugin: Any, settings: dict[str, Any]) -> None:
+    """`plugin.start(settings)`, or `plugin.start()` for a plugin written without the argument."""
+    if takes_arguments(plugin.start):
+        plugin.start(settings)
+    else:
+        plugin.start()

@@ -21,7 +21,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from nuvom.plugins.contracts import check_plugin_class
+from nuvom.plugins.contracts import call_start, check_plugin_class
 from nuvom.plugins.discovery import PluginSpec, load_plugin_specs
 from nuvom.plugins.loader import PluginLoadError, load_plugin_class
 from nuvom.plugins.registry import REGISTRY
@@ -142,7 +142,7 @@ class PluginManager:
             if problems:
                 raise PluginLoadError(f"{spec.target} is not a Nuvom plugin: " + "; ".join(problems))
             plugin = cls()
-            plugin.start(plugin_settings(spec))
+            call_start(plugin, plugin_settings(spec))
         except Exception as error:
             reason = f"plugin {spec.name!r} (in process) failed to start: {type(error).__name__}: {error}"
             log.error("%s", reason)

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-from nuvom.plugins.contracts import check_plugin_class
+from nuvom.plugins.contracts import call_start, check_plugin_class
 from nuvom.plugins.discovery import PluginSpec
 from nuvom.plugins.loader import load_plugin_class
 from nuvom.plugins.registry import REGISTRY
@@ -87,15 +87,11 @@ def _test_isolated(spec: PluginSpec, settings: dict[str, Any], steps: _Steps) ->
             supervisor.start()
         except PluginError as error:
             steps.add("start in a host (load, handshake, start())", False, time.perf_counter() - started, str(error))
-            for layer in supervisor.sandbox:
-                if not layer.get("enforced"):
-                    steps.add(f"sandbox {layer.get('name')}", True, 0.0, f"NOT enforced: {layer.get('detail', '')}")
+            _sandbox_steps(supervisor.sandbox, steps)
             return
         steps.add("start in a host (load, handshake, start())", True, time.perf_counter() - started,
                   f"pid {supervisor.pid}")
-        for layer in supervisor.sandbox:  # listed, not judged: `strict = true` is what refuses a missing layer
-            state = "enforced" if layer.get("enforced") else "NOT enforced"
-            steps.add(f"sandbox {layer.get('name')}", True, 0.0, f"{state}: {layer.get('detail', '')}")
+        _sandbox_steps(supervisor.sandbox, steps)
         for capability, name in _registrations(spec, supervisor.registered, steps):
             stub = STUBS.get(capability)
             if stub is not None:
@@ -105,6 +101,13 @@ def _test_isolated(spec: PluginSpec, settings: dict[str, Any], steps: _Steps) ->
         problem = supervisor.stop()
         if steps.steps and steps.steps[0].passed:
             steps.add("stop()", problem is None, time.perf_counter() - started, problem or "")
+
+
+def _sandbox_steps(layers: list[dict[str, Any]], steps: _Steps) -> None:
+    """One step per sandbox layer the host reported: listed, not judged (`strict` is what refuses)."""
+    for layer in layers:
+        state = "enforced" if layer.get("enforced") else "NOT enforced"
+        steps.add(f"sandbox {layer.get('name')}", True, 0.0, f"{state}: {layer.get('detail', '')}")
 
 
 def _test_in_process(spec: PluginSpec, settings: dict[str, Any], steps: _Steps) -> None:
@@ -125,7 +128,7 @@ def _test_in_process(spec: PluginSpec, settings: dict[str, Any], steps: _Steps) 
     if not loaded:
         return
     before = REGISTRY.snapshot()
-    started, _ = steps.run("start()", lambda: plugin.start(settings))
+    started, _ = steps.run("start()", lambda: call_start(plugin, settings))
     if not started:
         return
     after = REGISTRY.snapshot()

@@ -106,7 +106,7 @@ def test_plugin_test_isolated_fails_with_the_reason_when_start_misbehaves(kind, 
     assert result.returncode == 1, result.stdout
     first = step_rows(result.stdout)[0]
     assert first[0] == "FAIL" and f"plugin 'bad_{kind}'" in result.stdout
-    assert START_REASONS[kind] in result.stdout
+    assert START_REASONS[kind] in result.stdout, result.stdout
 
 
 @pytest.mark.parametrize("kind", sorted(CALL_REASONS))
@@ -123,7 +123,7 @@ def test_plugin_test_isolated_fails_with_the_reason_when_a_call_misbehaves(kind,
     assert result.returncode == 1, result.stdout
     failed = [row for row in step_rows(result.stdout) if row[0] == "FAIL"]
     assert failed and "is empty" in failed[0][4], result.stdout
-    assert CALL_REASONS[kind] in result.stdout
+    assert CALL_REASONS[kind] in result.stdout, result.stdout
 
 
 def test_a_missing_dependency_file_fails_with_the_import_error():

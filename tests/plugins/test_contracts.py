@@ -1,6 +1,6 @@
-"""How the host calls a plugin's start(): with settings whenever the signature can take them."""
+"""How a plugin's start() is called (in a host or in process): with settings whenever it can take them."""
 
-from plugin_host.host import takes_arguments
+from nuvom.plugins.contracts import takes_arguments
 
 
 class Plugins:
