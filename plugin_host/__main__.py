@@ -33,16 +33,20 @@ def die_with_parent(parent: int) -> None:
         os._exit(70)  # the worker died before we could ask to die with it
 
 
-def main() -> None:
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m plugin_host")
     parser.add_argument("--fd", type=int, help="the inherited socket of the RPC channel")
     parser.add_argument("--sandbox", help="the SandboxProfile to apply, as JSON")
     parser.add_argument("--probe", action="store_true", help="apply the sandbox, print what is enforced, exit")
-    args = parser.parse_args()
-    if args.fd is None and not args.probe:
+    parser.add_argument("--zygote", type=int, metavar="FD", help="serve host spawn requests on this socket")
+    args = parser.parse_args(argv)
+    if args.fd is None and not args.probe and args.zygote is None:
         parser.error("--fd is required")
-    parent = os.getppid()
-    die_with_parent(parent)
+    return args
+
+
+def run_host(args: argparse.Namespace, parent: int) -> None:
+    """Sandbox this process, then serve the plugin (or report the sandbox); never returns."""
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # the worker asks where start() hangs
     from plugin_host.host import serve  # everything the host itself runs, loaded before the sandbox
     from nuvom.sandbox.profile import SandboxProfile, apply_profile
@@ -63,6 +67,18 @@ def main() -> None:
     serve(args.fd, sandbox=layers, strict=strict, memory_mb=memory_mb)
     sys.stdout.flush()
     os._exit(0)  # do not wait for threads a plugin may have left running
+
+
+def main() -> None:
+    args = parse()
+    parent = os.getppid()
+    die_with_parent(parent)
+    if args.zygote is not None:
+        from plugin_host.zygote import serve_spawns
+
+        serve_spawns(args.zygote)
+        os._exit(0)
+    run_host(args, parent)
 
 
 if __name__ == "__main__":

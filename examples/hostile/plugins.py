@@ -7,7 +7,8 @@ succeeds, which proves the sandbox (not a broken plugin) is what stopped it. The
 in `tests/hostile/` run them all as real hosts; `docs/security.md` explains each layer.
 
 Settings (from `[plugin.hostile_<kind>].settings`): `secret_name` (an environment
-variable of the worker), `secret_file`, `target_file`, `port`, `allocate_mb`, `children`.
+variable of the worker), `worker_pid` (hosts are forked by Nuvom's zygote, so the
+worker is not their parent), `secret_file`, `target_file`, `port`, `allocate_mb`, `children`.
 """
 
 import ctypes
@@ -31,13 +32,17 @@ def succeeded(detail) -> dict:
     return {"outcome": "succeeded", "detail": detail}
 
 
+def worker_pid() -> int:
+    return int(SETTINGS.get("worker_pid") or os.getppid())
+
+
 def read_worker_secret() -> dict:
     """The worker's secret, from our environment or from the worker's /proc/<pid>/environ."""
     name = SETTINGS["secret_name"]
     if name in os.environ:
         return succeeded(os.environ[name])
     try:
-        with open(f"/proc/{os.getppid()}/environ", "rb") as environ:
+        with open(f"/proc/{worker_pid()}/environ", "rb") as environ:
             for entry in environ.read().split(b"\0"):
                 if entry.startswith(name.encode() + b"="):
                     return succeeded(entry.split(b"=", 1)[1].decode())
@@ -100,7 +105,7 @@ def spawn_many() -> dict:
 
 def attack_worker() -> dict:
     """Signal the worker (signal 0 checks the permission without harm), then try to trace it."""
-    worker = os.getppid()
+    worker = worker_pid()
     try:
         os.kill(worker, 0)
     except OSError as error:

@@ -3,8 +3,9 @@
     spawning -> handshaking -> starting -> running -> stopping -> stopped
                                         \\-> failed (with the reason) / restarting
 
-The host runs `python -I -m plugin_host --fd N` in its own session, with a
-minimal environment, talking over a socketpair; its stdout and stderr are read
+The host runs `python -I -m plugin_host --fd N` (forked by the zygote, see
+`spawner.py`) in its own session, with a minimal environment and its sandbox,
+talking over a socketpair; its stdout and stderr are read
 line by line and logged under `nuvom.plugin.<name>`. Every phase has a timeout.
 A host that dies is noticed at once (end of the channel), reported in words
 (exit code or signal name, the last stderr lines) and restarted with backoff
@@ -18,7 +19,6 @@ import collections
 import json
 import logging
 import os
-import queue
 import shutil
 import signal
 import socket
@@ -28,60 +28,21 @@ import sysconfig
 import tempfile
 import threading
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 from nuvom.ipc import CallTimeout, ChannelClosed, Connection, RemoteError
 from nuvom.plugins.discovery import PluginSpec
+from nuvom.plugins.spawner import NUVOM_ROOT, spawner
 
 STDERR_TAIL_LINES = 20
 MAX_LINE_BYTES = 8192
 LOG_LINES_PER_SECOND = 200
-NUVOM_ROOT = str(Path(__file__).resolve().parents[2])
 SIGNAL_HINTS = {
     signal.SIGKILL: "possibly out of memory, or killed by Nuvom after a timeout",
     signal.SIGSEGV: "segmentation fault",
     signal.SIGABRT: "aborted",
     signal.SIGBUS: "bus error",
 }
-
-
-class _Spawner:
-    """Starts every host from one long-lived thread.
-
-    A host asks the kernel for SIGKILL when its parent dies (PR_SET_PDEATHSIG), and
-    Linux sends it when the *thread* that forked it exits. Spawning from short-lived
-    threads (a start-up pool, a restart thread) would kill healthy hosts; this thread
-    lives as long as the worker.
-    """
-
-    def __init__(self) -> None:
-        self._requests: "queue.SimpleQueue[tuple[list[str], dict, queue.SimpleQueue]]" = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    def popen(self, args: list[str], **kwargs: Any) -> subprocess.Popen:
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="nuvom-host-spawner", daemon=True)
-                self._thread.start()
-        reply: queue.SimpleQueue = queue.SimpleQueue()
-        self._requests.put((args, kwargs, reply))
-        result = reply.get()
-        if isinstance(result, BaseException):
-            raise result
-        return result
-
-    def _run(self) -> None:
-        while True:
-            args, kwargs, reply = self._requests.get()
-            try:
-                reply.put(subprocess.Popen(args, **kwargs))
-            except BaseException as error:  # handed back to the caller, which raises it
-                reply.put(error)
-
-
-_spawner = _Spawner()
 
 
 class PluginError(Exception):
@@ -181,20 +142,21 @@ def plugin_code_paths(spec: PluginSpec) -> list[str]:
     return [spec.import_root or spec.project_dir]
 
 
-def host_command(spec: PluginSpec, environment: list[str], *arguments: str, private_tmp: str = "") -> list[str]:
-    """`python -I -m plugin_host ... --sandbox PROFILE` for `spec` (no sandbox for inprocess plugins)."""
+def host_arguments(spec: PluginSpec, environment: list[str], private_tmp: str = "") -> list[str]:
+    """`--sandbox PROFILE`: what a host of `spec` enforces on itself."""
     from nuvom.plugins.policy import sandbox_profile
 
     code = [*plugin_code_paths(spec), NUVOM_ROOT]
     profile = sandbox_profile(spec.policy, spec.project_dir, code, environment, private_tmp)
-    return [sys.executable, "-I", "-m", "plugin_host", *arguments, "--sandbox", json.dumps(profile.to_dict())]
+    return ["--sandbox", json.dumps(profile.to_dict())]
 
 
 def probe_sandbox(spec: PluginSpec, timeout: float = 10.0) -> list[dict[str, Any]]:
     """The layers a host of `spec` gets on this machine, by starting one that loads no plugin code."""
     env = host_environment(spec.policy.env)
     result = subprocess.run(
-        host_command(spec, list(env), "--probe"), env=env, cwd=NUVOM_ROOT, capture_output=True, text=True,
+        [sys.executable, "-I", "-m", "plugin_host", "--probe", *host_arguments(spec, list(env))],
+        env=env, cwd=NUVOM_ROOT, capture_output=True, text=True,
         timeout=timeout, start_new_session=True,
     )
     if result.returncode != 0:
@@ -285,16 +247,7 @@ class PluginSupervisor:
         if previous:
             remove_host_tmpdir(previous)  # the last host died on its own
         try:
-            process = _spawner.popen(
-                host_command(self.spec, list(env), "--fd", str(theirs.fileno()), private_tmp=private_tmp),
-                pass_fds=[theirs.fileno()],
-                cwd=NUVOM_ROOT,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-            )
+            process = spawner.spawn_host(host_arguments(self.spec, list(env), private_tmp), env, theirs.fileno())
         finally:
             theirs.close()
         with self._lock:

@@ -26,6 +26,30 @@ def host_pids() -> set[int]:
     return pids
 
 
+def cmdline(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as file:
+            return file.read()
+    except OSError:
+        return b""
+
+
+def parent_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return int(stat.read().rsplit(") ", 1)[1].split()[1])
+    except (OSError, ValueError):
+        return None
+
+
+def worker_hosts(worker_pid: int) -> set[int]:
+    """The plugin hosts of a worker: forked by its zygote, or (without one) its own children."""
+    hosts = host_pids()
+    children = {pid for pid in hosts if parent_of(pid) == worker_pid}
+    zygotes = {pid for pid in children if b"--zygote" in cmdline(pid)}
+    return (children - zygotes) | {pid for pid in hosts if parent_of(pid) in zygotes}
+
+
 def alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as stat:

@@ -84,7 +84,7 @@ def attack(project, tmp_path, monkeypatch):
             queue_backend = ["{GOOD_QUEUE}"]
 
             [plugin.hostile_{kind}]
-            settings = {{ secret_name = "NUVOM_TEST_SECRET", secret_file = "{secret_file}", target_file = "{tmp_path}/written.txt", port = {listener.port}, allocate_mb = 768, children = 20 }}
+            settings = {{ secret_name = "NUVOM_TEST_SECRET", worker_pid = {os.getpid()}, secret_file = "{secret_file}", target_file = "{tmp_path}/written.txt", port = {listener.port}, allocate_mb = 768, children = 20 }}
             start_timeout = 5
             call_timeout = 10
             {grant_line}

@@ -11,7 +11,7 @@ import pytest
 from nuvom.result_store import get_backend
 
 from tests.conftest import wait_until
-from tests.plugins.conftest import alive, host_pids
+from tests.plugins.conftest import alive, worker_hosts
 from tests.plugins import plugin_tasks
 
 WORKER = ["-m", "nuvom.cli.main", "runworker", "--tasks", "tests.plugins.plugin_tasks"]
@@ -45,18 +45,6 @@ def isolated_project(tmp_path, monkeypatch):
     from nuvom.plugins.manager import stop_managers
 
     stop_managers()  # the hosts this test process started lazily as a producer
-
-
-def worker_hosts(worker_pid: int) -> set[int]:
-    hosts = set()
-    for pid in host_pids():
-        try:
-            with open(f"/proc/{pid}/stat") as stat:
-                if int(stat.read().split(") ")[1].split()[1]) == worker_pid:
-                    hosts.add(pid)
-        except OSError:
-            pass
-    return hosts
 
 
 def finished(job_ids) -> int:
