@@ -1,0 +1,82 @@
+"""Hosts forked from the zygote: fast, each on its own, and nothing lost when the zygote dies."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+
+import pytest
+
+from nuvom.plugins.spawner import Spawner, spawner
+
+from tests.conftest import wait_until
+from tests.plugins.conftest import alive, cmdline, parent_of
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the zygote is Linux-only")
+
+QUEUE = """
+    [plugins]
+    queue_backend = ["examples.plugins.sqlite_queue:MyPlugin"]
+    [plugin.my_queue]
+    settings = {{ path = "{tmp}/q.db" }}
+    write_paths = ["{tmp}"]
+    restart_backoff = 0.1
+"""
+
+
+def test_a_host_is_forked_by_the_zygote_in_its_own_session(project, tmp_path):
+    manager = project(QUEUE.format(tmp=tmp_path))
+    manager.start_all()
+    host = manager.supervisors["my_queue"].pid
+    zygote = parent_of(host)
+    assert b"--zygote" in cmdline(zygote) and parent_of(zygote) == os.getpid()
+    assert os.getsid(host) == host and os.getpgid(host) == host, "the host shares a session"
+    with open(f"/proc/{host}/environ", "rb") as environ:
+        names = {entry.split(b"=", 1)[0] for entry in environ.read().split(b"\0") if entry}
+    assert names <= {b"PATH", b"LANG", b"PYTHONUNBUFFERED", b"TMPDIR"}, names
+
+
+def test_when_the_zygote_dies_its_hosts_die_and_come_back_from_a_new_one(project, tmp_path):
+    from nuvom.job import Job
+    from nuvom.plugins.registry import REGISTRY
+
+    manager = project(QUEUE.format(tmp=tmp_path))
+    manager.start_all()
+    supervisor = manager.supervisors["my_queue"]
+    first_host, zygote = supervisor.pid, parent_of(supervisor.pid)
+    os.kill(zygote, signal.SIGKILL)
+    wait_until(lambda: not alive(first_host), 2, "a host outlived its zygote")
+    wait_until(lambda: supervisor.state == "running" and supervisor.pid != first_host, 15, "the host did not come back")
+    assert parent_of(supervisor.pid) not in (zygote, None), "the new host was not forked by a new zygote"
+    assert "host died: killed by SIGKILL" in supervisor.last_failure["reason"]
+    queue = REGISTRY.get("queue_backend", "my_custom_queue")()
+    job = Job("after_the_zygote_died")
+    queue.enqueue(job)
+    assert queue.dequeue(timeout=2).id == job.id
+
+
+def test_without_a_zygote_hosts_start_as_fresh_interpreters():
+    fallback = Spawner()
+    fallback._zygote_failed = True  # as on a platform without fork
+    ours, theirs = socket.socketpair()
+    env = {"PATH": os.environ.get("PATH", "/usr/bin"), "LANG": "C.UTF-8"}
+    process = fallback.spawn_host([], env, theirs.fileno())
+    theirs.close()
+    try:
+        assert parent_of(process.pid) == os.getpid() and b"--zygote" not in cmdline(process.pid)
+        assert b"plugin_host" in cmdline(process.pid)
+    finally:
+        ours.close()  # the host sees the end of its channel and exits
+        assert process.wait(10) == 0
+
+
+def test_the_worker_spawner_is_one_long_lived_zygote_per_process(project, tmp_path):
+    manager = project(QUEUE.format(tmp=tmp_path))
+    manager.start_all()
+    zygote = parent_of(manager.supervisors["my_queue"].pid)
+    manager.stop_all()
+    manager.start_all()
+    assert parent_of(manager.supervisors["my_queue"].pid) == zygote
+    assert spawner._zygote is not None and spawner._zygote.process.pid == zygote
