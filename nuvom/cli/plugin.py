@@ -192,7 +192,8 @@ def test_plugin(
     def show(step: Step) -> None:
         lines = step.detail.splitlines() or [""]
         mark = "ok  " if step.passed else "FAIL"
-        typer.echo(f"{mark}  {step.duration_s * 1000:8.1f} ms  {step.plugin:16}  {step.name:44}  {lines[0][:100]}")
+        first = lines[0] if not step.passed else lines[0][:100]  # a failure is shown whole
+        typer.echo(f"{mark}  {step.duration_s * 1000:8.1f} ms  {step.plugin:16}  {step.name:44}  {first}")
         if not step.passed:
             for line in lines[1:40]:
                 typer.echo(f"{'':>10}{line}")

@@ -376,7 +376,8 @@ class PluginSupervisor:
 
     def unavailable_reason(self) -> str:
         reason = (self.last_failure or {}).get("reason", "")
-        return f"plugin {self.name!r} is {self.state}" + (f": {reason.splitlines()[0]}" if reason else "")
+        first = reason.splitlines()[0].removeprefix(f"plugin {self.name!r}: ") if reason else ""
+        return f"plugin {self.name!r} is {self.state}" + (f": {first}" if first else "")
 
     def stop(self) -> str | None:
         """stop() with stop_timeout, then SIGTERM, then SIGKILL of the host's process group.

@@ -138,7 +138,7 @@ def test_a_host_that_keeps_dying_ends_up_failed_with_the_reason(project, tmp_pat
     wait_until(lambda: supervisor.state == "failed", 5, "a plugin past max_restarts did not stay failed")
     assert supervisor.restarts == 1
     assert "host died: killed by SIGKILL" in supervisor.last_failure["reason"]
-    with pytest.raises(PluginUnavailableError, match="plugin 'my_queue' is failed: plugin 'my_queue': host died"):
+    with pytest.raises(PluginUnavailableError, match="plugin 'my_queue' is failed: host died"):
         queue.qsize()
 
 
