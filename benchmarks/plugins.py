@@ -10,7 +10,8 @@
    3x. Also: a further host, forked from the running zygote.
 3. PluginManager.start_all() with 10 plugins versus 1, each in a fresh worker (zygote
    included). Target: at most 60% of 10x.
-4. Resident memory (VmRSS) of an idle host (started, sandboxed, nothing served yet).
+4. Memory of an idle host (started, sandboxed, nothing served yet): resident, proportional
+   (shared pages split among the processes using them) and private.
 
 Hosts run with the default sandbox (docs/security.md), so its cost is included.
 """
@@ -107,12 +108,17 @@ def started_manager(project: Path, cold: bool = True) -> tuple[PluginManager, fl
     return manager, elapsed
 
 
-def rss_mib(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+def memory_mib(pid: int) -> dict[str, float]:
+    """Rss (all resident pages), Pss (shared pages split among their users), Private (its own)."""
+    found = {"Rss": float("nan"), "Pss": float("nan"), "Private": 0.0}
+    with open(f"/proc/{pid}/smaps_rollup") as rollup:
+        for line in rollup:
+            key, _, rest = line.partition(":")
+            if key in ("Rss", "Pss"):
+                found[key] = int(rest.split()[0]) / 1024
+            elif key in ("Private_Clean", "Private_Dirty"):
+                found["Private"] += int(rest.split()[0]) / 1024
+    return found
 
 
 def bare_interpreter_secs() -> float:
@@ -136,7 +142,7 @@ def main() -> None:
         in_process = jobs_per_second(MemoryJobQueue(), count)
         manager, _ = started_manager(one)
         try:
-            rss = rss_mib(manager.supervisors["bench_0"].pid)  # idle: started, nothing served yet
+            memory = memory_mib(manager.supervisors["bench_0"].pid)  # idle: started, nothing served yet
             isolated = jobs_per_second(REGISTRY.get("queue_backend", "bench_queue_0")(), count)
         finally:
             manager.stop_all()
@@ -168,7 +174,8 @@ def main() -> None:
     print(f"  start_all, 1 plugin                {single_s * 1000:>8.1f} ms")
     print(f"  start_all, 10 plugins              {ten_s * 1000:>8.1f} ms   10 plugins / (10 x 1) = "
           f"{ten_s / (10 * single_s):.2f}  (target <= 0.60)")
-    print(f"  resident memory of an idle host    {rss:>8.1f} MiB")
+    print(f"  memory of an idle host             {memory['Rss']:>8.1f} MiB resident, {memory['Pss']:.1f} MiB "
+          f"proportional, {memory['Private']:.1f} MiB its own (the rest is shared with the zygote)")
 
 
 if __name__ == "__main__":

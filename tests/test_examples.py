@@ -50,5 +50,5 @@ def test_plugin_benchmark_runs():
         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=180,
     )
     assert result.returncode == 0, result.stderr
-    for ratio in ("isolated / in-process", "cold start / bare", "10 plugins / (10 x 1)", "idle host"):
+    for ratio in ("isolated / in-process", "cold start / bare", "10 plugins / (10 x 1)", "memory of an idle host"):
         assert ratio in result.stdout
