@@ -153,6 +153,7 @@ class Spawner:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._zygote: Zygote | None = None
+        self._zygote_lock = threading.Lock()  # one zygote is started at a time
         self._zygote_failed = not sys.platform.startswith("linux")
 
     def _run_in_thread(self, function: Any, *args: Any) -> Any:
@@ -180,9 +181,13 @@ class Spawner:
         return self._run_in_thread(lambda: subprocess.Popen(args, **kwargs))
 
     def spawn_host(self, argv: list[str], env: dict[str, str], channel: int) -> Any:
-        """A host running `python -I -m plugin_host *argv --fd channel` in its own session."""
-        zygote = self._zygote_or_none(env)
-        if zygote is not None:
+        """A host running `python -I -m plugin_host *argv --fd channel` in its own session.
+
+        The first host of a process starts as a fresh interpreter while the zygote starts
+        beside it (the zygote would need as long to be ready); later hosts are forked.
+        """
+        zygote, started_now = self._zygote_or_none(env)
+        if zygote is not None and not started_now:
             try:
                 return zygote.spawn(argv, env, channel)
             except OSError as error:
@@ -193,22 +198,24 @@ class Spawner:
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
         )
 
-    def _zygote_or_none(self, env: dict[str, str]) -> Zygote | None:
-        with self._lock:
-            if self._zygote_failed:
-                return None
-            if self._zygote is not None and self._zygote.alive:
-                return self._zygote
-        try:
-            zygote = self._run_in_thread(self._start_zygote, env)
-        except OSError as error:
-            log.warning("cannot start the plugin host zygote (%s); hosts start as fresh interpreters", error)
+    def _zygote_or_none(self, env: dict[str, str]) -> tuple[Zygote | None, bool]:
+        """(the zygote, whether this call started it); (None, False) where there can be none."""
+        with self._zygote_lock:
             with self._lock:
-                self._zygote_failed = True
-            return None
-        with self._lock:
-            self._zygote = zygote
-        return zygote
+                if self._zygote_failed:
+                    return None, False
+                if self._zygote is not None and self._zygote.alive:
+                    return self._zygote, False
+            try:
+                zygote = self._run_in_thread(self._start_zygote, env)
+            except OSError as error:
+                log.warning("cannot start the plugin host zygote (%s); hosts start as fresh interpreters", error)
+                with self._lock:
+                    self._zygote_failed = True
+                return None, False
+            with self._lock:
+                self._zygote = zygote
+            return zygote, True
 
     def close(self) -> None:
         """End the zygote (its hosts die with it); the next host starts a new one."""

@@ -28,7 +28,7 @@ CALL_REASONS = {  # qsize() misbehaves: the first contract step that calls it fa
     "raise": "RuntimeError: this plugin raises on purpose",
     "hang": "qsize() got no answer within 1 s",
     "gil": "qsize() got no answer within 1 s",
-    "segfault": "plugin 'bad_segfault': host died: killed by SIGSEGV (segmentation fault)",
+    "segfault": "host died: killed by SIGSEGV (segmentation fault)",
     "exit": "host died: exited with code 3",
     "sysexit": "the plugin called sys.exit(0) during invoke()",
     "print": "RuntimeError: printed 64 MiB, then failed",

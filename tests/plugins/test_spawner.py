@@ -28,6 +28,8 @@ QUEUE = """
 
 def test_a_host_is_forked_by_the_zygote_in_its_own_session(project, tmp_path):
     manager = project(QUEUE.format(tmp=tmp_path))
+    manager.start_all()  # the first host of a process may start directly, beside the zygote
+    manager.stop_all()
     manager.start_all()
     host = manager.supervisors["my_queue"].pid
     zygote = parent_of(host)
@@ -44,8 +46,11 @@ def test_when_the_zygote_dies_its_hosts_die_and_come_back_from_a_new_one(project
 
     manager = project(QUEUE.format(tmp=tmp_path))
     manager.start_all()
+    manager.stop_all()
+    manager.start_all()  # forked by the zygote (the first host of a process may not be)
     supervisor = manager.supervisors["my_queue"]
     first_host, zygote = supervisor.pid, parent_of(supervisor.pid)
+    assert b"--zygote" in cmdline(zygote)
     os.kill(zygote, signal.SIGKILL)
     wait_until(lambda: not alive(first_host), 2, "a host outlived its zygote")
     wait_until(lambda: supervisor.state == "running" and supervisor.pid != first_host, 15, "the host did not come back")
@@ -74,6 +79,8 @@ def test_without_a_zygote_hosts_start_as_fresh_interpreters():
 
 def test_the_worker_spawner_is_one_long_lived_zygote_per_process(project, tmp_path):
     manager = project(QUEUE.format(tmp=tmp_path))
+    manager.start_all()
+    manager.stop_all()
     manager.start_all()
     zygote = parent_of(manager.supervisors["my_queue"].pid)
     manager.stop_all()
