@@ -24,6 +24,7 @@ import select
 import signal
 import socket
 import sys
+import traceback
 
 MAX_MESSAGE = 1 << 20
 
@@ -75,14 +76,23 @@ def _spawn(control: socket.socket, request: dict, fds: list[int], parse, run_hos
     channel, out, err = fds
     sys.stdout.flush()
     sys.stderr.flush()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError as error:  # e.g. EAGAIN: the worker starts this host as a fresh interpreter instead
+        for fd in fds:
+            os.close(fd)
+        control.send(json.dumps({"error": f"fork failed: {error}"}).encode())
+        return
     if pid == 0:
         try:
             for fd in private:  # the zygote's own wake-up pipe is none of the host's business
                 os.close(fd)
             _become_host(request, channel, out, err, control, parse, run_host)
+        except BaseException:
+            traceback.print_exc()  # to the host's stderr pipe once dup2 ran: the worker logs it
+            sys.stderr.flush()
         finally:
-            os._exit(71)  # run_host never returns; if it raised, the traceback is on stderr
+            os._exit(71)  # run_host never returns
     for fd in fds:
         os.close(fd)
     control.send(json.dumps({"pid": pid}).encode())

@@ -85,6 +85,8 @@ class Zygote:
                 try:
                     reply = self._replies.get(timeout=SPAWN_TIMEOUT)
                 except queue.Empty:
+                    self.alive = False  # a late answer must never be taken for the next request's
+                    self.process.kill()  # and whatever it forked dies with it
                     raise OSError(f"the zygote did not answer within {SPAWN_TIMEOUT:g} s") from None
         except BaseException:
             for fd in (out_r, err_r):
