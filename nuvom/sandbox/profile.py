@@ -124,16 +124,23 @@ def _privileges(profile: SandboxProfile) -> Layer:
 
 
 def unreadable_by_others(paths: list[str]) -> list[str]:
-    """The paths (or a directory above them) that a user other than the owner cannot reach."""
+    """The first place, for each path, that keeps another user from reading it.
+
+    That is the path itself when others may not read it, or a directory on the way to it
+    that others may not enter. A missing path is skipped (Landlock reports it).
+    """
     blocked = []
     for path in paths:
-        current = os.path.realpath(path)
+        target = os.path.realpath(path)
+        current = target
         while True:
             try:
                 mode = os.stat(current).st_mode
             except OSError:
-                break  # a missing path is the policy's problem, reported by Landlock
-            if stat.S_ISDIR(mode) and not mode & stat.S_IXOTH or not mode & stat.S_IROTH and current == path:
+                break
+            unreadable = current == target and not mode & stat.S_IROTH
+            closed_directory = stat.S_ISDIR(mode) and not mode & stat.S_IXOTH
+            if unreadable or closed_directory:
                 blocked.append(current)
                 break
             parent = os.path.dirname(current)
