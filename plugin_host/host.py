@@ -23,6 +23,7 @@ import threading
 from typing import Any, Callable
 
 from nuvom.ipc import Connection
+from nuvom.ipc.codec import JobBatch
 from nuvom.job import Job
 from nuvom.plugins.contracts import API_VERSION, call_start, check_plugin_class
 from nuvom.plugins.loader import load_plugin_class
@@ -145,7 +146,7 @@ class PluginHost:
         if method not in ALLOWED_METHODS.get(capability, ()):
             raise HostError(f"{method!r} is not a method of the {capability} contract")
         if method == "pop_batch":
-            return self._remember(handle, call_pop_batch(obj, *args))
+            return JobBatch(self._remember(handle, call_pop_batch(obj, *args)))
         if method == "dequeue":
             job = call_dequeue(obj, *args)
             return self._remember(handle, [job])[0] if job is not None else None

@@ -7,6 +7,8 @@ and maps. On top of that:
 - ext 2, `datetime`: its ISO 8601 text (naive or with offset), UTF-8.
 - ext 3, an exception, as data: the msgpack array `[type name, message, traceback]`,
   decoded to `RemoteErrorInfo`, never to an exception class named by the peer.
+- ext 4, a batch of jobs (`JobBatch`, sent where a list of jobs is expected): the msgpack
+  array of every job's `to_values()`, packed and unpacked in one go; decoded to a list.
 
 Nothing is ever unpickled, eval'd, or imported by name. A value the codec cannot
 carry raises `EncodeError` at the sender. The decoder enforces `Limits`.
@@ -30,6 +32,19 @@ from nuvom.job import Job
 EXT_JOB = 1
 EXT_DATETIME = 2
 EXT_ERROR = 3
+EXT_JOBS = 4
+
+
+class JobBatch:
+    """A list of jobs to send as one ext 4 value (about twice as cheap as a list of ext 1 jobs).
+
+    The receiver gets a plain list of `Job`.
+    """
+
+    __slots__ = ("jobs",)
+
+    def __init__(self, jobs: Any) -> None:
+        self.jobs = list(jobs)
 
 
 @dataclass(frozen=True)
@@ -67,6 +82,9 @@ def _ext_packer() -> msgpack.Packer:
 def _to_ext(value: Any) -> msgpack.ExtType:
     if type(value) is Job:  # the hot path: skip ExtType's argument checks, ours are right by construction
         return tuple.__new__(msgpack.ExtType, (EXT_JOB, _ext_packer().pack(value.to_values())))
+    if type(value) is JobBatch:
+        payload = _ext_packer().pack([job.to_values() for job in value.jobs])
+        return tuple.__new__(msgpack.ExtType, (EXT_JOBS, payload))
     if isinstance(value, Job):
         return msgpack.ExtType(EXT_JOB, _ext_packer().pack(value.to_values()))
     if isinstance(value, datetime.datetime):
@@ -116,6 +134,15 @@ def make_ext_hook(limits: Limits, count_container: Callable[[Any], Any] | None =
             if code == EXT_JOB:
                 fields = unpack(data)
                 return Job.from_values(fields) if isinstance(fields, list) else Job.from_dict(fields)
+            if code == EXT_JOBS:
+                batch = unpack(data)
+                if not isinstance(batch, list):
+                    raise ValueError("a job batch must be an array of jobs")
+                if count_container is not None:
+                    for _ in batch:  # every job counts against the message's budget, as a lone job would
+                        count_container(None)
+                return [Job.from_values(fields) if isinstance(fields, list) else Job.from_dict(fields)
+                        for fields in batch]
             if code == EXT_DATETIME:
                 return datetime.datetime.fromisoformat(data.decode())
             if code == EXT_ERROR:

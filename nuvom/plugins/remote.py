@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Sequence
 
+from nuvom.ipc.codec import JobBatch
 from nuvom.job import Job
 from nuvom.plugins.supervisor import PluginCallTimeout, PluginSupervisor
 from nuvom.queue_backends.base import BaseJobQueue
@@ -56,7 +57,7 @@ class RemoteJobQueue(_RemoteObject, BaseJobQueue):
         self._invoke("enqueue", job)
 
     def enqueue_many(self, jobs: Sequence[Job]) -> None:
-        self._invoke("enqueue_many", list(jobs))
+        self._invoke("enqueue_many", JobBatch(jobs))
 
     def dequeue(self, timeout: float | None = 1) -> Job | None:
         return self._invoke("dequeue", timeout, blocking=timeout or 0)
@@ -74,7 +75,7 @@ class RemoteJobQueue(_RemoteObject, BaseJobQueue):
         self._by_ids("ack", jobs)
 
     def nack(self, jobs: Sequence[Job]) -> None:
-        self._invoke("nack", list(jobs))
+        self._invoke("nack", JobBatch(jobs))
 
     def renew(self, jobs: Sequence[Job]) -> None:
         self._by_ids("renew", jobs)
@@ -85,7 +86,7 @@ class RemoteJobQueue(_RemoteObject, BaseJobQueue):
             return
         unknown = set(self._invoke(f"{method}_ids", [job.id for job in jobs]))
         if unknown:
-            self._invoke(method, [job for job in jobs if job.id in unknown])
+            self._invoke(method, JobBatch(job for job in jobs if job.id in unknown))
 
 
 class RemoteResultBackend(_RemoteObject, BaseResultBackend):

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nuvom.ipc.codec import Decoder, DecodeError, RemoteErrorInfo, encode
+from nuvom.ipc.codec import Decoder, DecodeError, JobBatch, RemoteErrorInfo, encode
 from nuvom.ipc.errors import EncodeError
 from nuvom.ipc.framing import FramingError, MessageReader, Notification, Request, Response, notification, request, response
 from nuvom.ipc.codec import new_packer
@@ -203,3 +203,22 @@ def test_a_job_array_from_a_newer_peer_ignores_the_fields_it_adds():
 def test_a_malformed_job_is_a_decode_error_naming_the_ext_type(payload):
     with pytest.raises(DecodeError, match="invalid ext type 1 payload"):
         Decoder().feed(job_ext(payload))
+
+
+@given(st.lists(jobs, max_size=20))
+def test_a_job_batch_arrives_as_the_list_of_its_jobs(batch):
+    assert decode_one(encode(JobBatch(batch))) == batch
+
+
+def test_a_job_batch_counts_every_job_against_the_container_budget():
+    batch = encode(JobBatch([Job("t") for _ in range(50)]))
+    with pytest.raises(DecodeError, match="more than 40 arrays and maps"):
+        Decoder(Limits(max_containers=40)).feed(batch)
+    assert len(Decoder(Limits(max_containers=60)).feed(batch)[0]) == 50
+
+
+@pytest.mark.parametrize("payload", [{"not": "a list"}, [[1, 2]], ["job"]])
+def test_a_malformed_job_batch_is_a_decode_error(payload):
+    data = msgpack.packb(msgpack.ExtType(4, msgpack.packb(payload)))
+    with pytest.raises(DecodeError, match="invalid ext type 4 payload"):
+        Decoder().feed(data)
