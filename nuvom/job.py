@@ -135,12 +135,7 @@ class Job:
         """Rebuild a job from `to_values()` output; extra trailing values (newer fields) are ignored."""
         if not isinstance(values, list) or not values or not isinstance(values[0], str):
             raise ValueError("not a job: expected an array starting with func_name")
-        if len(values) != len(_FIELD_NAMES) or cls is not Job:
-            return cls(*values[: len(_FIELD_NAMES)])
-        job = object.__new__(Job)  # every field present: skip the generated __init__'s defaults
-        job.__dict__.update(zip(_FIELD_NAMES, values))
-        job.__post_init__()
-        return job
+        return cls(*values) if len(values) == _FIELD_COUNT else cls(*values[:_FIELD_COUNT])
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Job":
@@ -165,6 +160,7 @@ class Job:
 
 _FIELD_NAMES = tuple(f.name for f in fields(Job))
 _FIELD_SET = frozenset(_FIELD_NAMES)
+_FIELD_COUNT = len(_FIELD_NAMES)
 _get_fields = operator.attrgetter(*_FIELD_NAMES)
 _STATUSES = {status.value: status for status in JobStatus}
 _POLICIES = {policy.value: policy for policy in TimeoutPolicy}
