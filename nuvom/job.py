@@ -126,9 +126,12 @@ class Job:
         data["timeout_policy"] = self.timeout_policy.value
         return data
 
-    def to_values(self) -> list[Any]:
-        """The fields in declaration order (`JOB_FIELDS`), msgpack-safe: the wire's compact form."""
-        return list(_get_fields(self))  # the two enums are str subclasses: msgpack writes them as their values
+    def to_values(self) -> tuple[Any, ...]:
+        """The fields in declaration order (`JOB_FIELDS`), msgpack-safe: the wire's compact form.
+
+        (The two enums are str subclasses: msgpack writes them as their values.)
+        """
+        return _get_fields(self)
 
     @classmethod
     def from_values(cls, values: list[Any]) -> "Job":

@@ -122,7 +122,11 @@ def _unpacker_options(limits: Limits) -> dict[str, Any]:
     )
 
 
-def make_ext_hook(limits: Limits, count_container: Callable[[Any], Any] | None = None) -> Callable[[int, bytes], Any]:
+def make_ext_hook(
+    limits: Limits,
+    count_container: Callable[[Any], Any] | None = None,
+    count_containers: Callable[[int], None] | None = None,
+) -> Callable[[int, bytes], Any]:
     options = _unpacker_options(limits)
     del options["max_buffer_size"]  # an ext payload is already bounded by max_ext_len
     unpack = functools.partial(msgpack.unpackb, **options)
@@ -138,9 +142,8 @@ def make_ext_hook(limits: Limits, count_container: Callable[[Any], Any] | None =
                 batch = unpack(data)
                 if not isinstance(batch, list):
                     raise ValueError("a job batch must be an array of jobs")
-                if count_container is not None:
-                    for _ in batch:  # every job counts against the message's budget, as a lone job would
-                        count_container(None)
+                if count_containers is not None:
+                    count_containers(len(batch))  # every job counts against the budget, as a lone job would
                 return [Job.from_values(fields) if isinstance(fields, list) else Job.from_dict(fields)
                         for fields in batch]
             if code == EXT_DATETIME:
@@ -168,17 +171,20 @@ class Decoder:
         self.limits = limits or Limits()
         self._containers = 0
         self._unpacker = msgpack.Unpacker(
-            ext_hook=make_ext_hook(self.limits, self._count_container),
+            ext_hook=make_ext_hook(self.limits, self._count_container, self._count_containers),
             list_hook=self._count_container,
             object_hook=self._count_container,
             **_unpacker_options(self.limits),
         )
 
     def _count_container(self, container: Any) -> Any:
-        self._containers += 1
+        self._count_containers(1)
+        return container
+
+    def _count_containers(self, count: int) -> None:
+        self._containers += count
         if self._containers > self.limits.max_containers:
             raise DecodeError(f"message has more than {self.limits.max_containers} arrays and maps")
-        return container
 
     def feed(self, data: bytes) -> list[Any]:
         try:

@@ -194,7 +194,7 @@ def test_a_job_array_from_a_newer_peer_ignores_the_fields_it_adds():
     job = Job("task", args=[1], kwargs={"k": "v"}, attempts=2)
     values = job.to_values()
     assert len(values) == len(JOB_FIELDS)
-    assert decode_one(job_ext(values + ["a field from the future"])) == job
+    assert decode_one(job_ext([*values, "a field from the future"])) == job
     shorter = decode_one(job_ext(values[:3]))  # an older peer: missing fields take their defaults
     assert (shorter.func_name, shorter.args, shorter.kwargs, shorter.attempts) == ("task", [1], {"k": "v"}, 0)
 
