@@ -139,7 +139,8 @@ def main() -> None:
         one = project_with_plugins(Path(tmp) / "one", 1)
         ten = project_with_plugins(Path(tmp) / "ten", 10)
 
-        manager, _ = started_manager(one)
+        started_manager(one)[0].stop_all()  # the zygote is running now: measure a forked host, the usual kind
+        manager, _ = started_manager(one, cold=False)
         local_rates, isolated_rates = [], []
         try:
             memory = memory_mib(manager.supervisors["bench_0"].pid)  # idle: started, nothing served yet
