@@ -31,6 +31,9 @@ from typing import Any, BinaryIO
 log = logging.getLogger("nuvom.plugins")
 NUVOM_ROOT = str(Path(__file__).resolve().parents[2])
 SPAWN_TIMEOUT = 10.0
+# -I: no user site, no PYTHON* variables, no current directory on sys.path; -u: a plugin's
+# print reaches the worker's log at once (-I ignores PYTHONUNBUFFERED); forked hosts inherit both
+HOST_INTERPRETER = (sys.executable, "-I", "-u", "-m", "plugin_host")
 
 
 class HostProcess:
@@ -195,7 +198,7 @@ class Spawner:
             except OSError as error:
                 log.warning("cannot fork a plugin host from the zygote (%s); starting it directly", error)
         return self.popen(
-            [sys.executable, "-I", "-m", "plugin_host", *argv, "--fd", str(channel)],
+            [*HOST_INTERPRETER, *argv, "--fd", str(channel)],
             pass_fds=[channel], cwd=NUVOM_ROOT, env=env, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
         )
@@ -231,7 +234,7 @@ class Spawner:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             process = subprocess.Popen(
-                [sys.executable, "-I", "-m", "plugin_host", "--zygote", str(theirs.fileno())],
+                [*HOST_INTERPRETER, "--zygote", str(theirs.fileno())],
                 pass_fds=[theirs.fileno()], cwd=NUVOM_ROOT, env={k: env[k] for k in ("PATH", "LANG") if k in env},
                 stdin=subprocess.DEVNULL, start_new_session=True,
             )

@@ -32,7 +32,7 @@ from typing import Any, Callable
 
 from nuvom.ipc import CallTimeout, ChannelClosed, Connection, RemoteError
 from nuvom.plugins.discovery import PluginSpec
-from nuvom.plugins.spawner import NUVOM_ROOT, spawner
+from nuvom.plugins.spawner import HOST_INTERPRETER, NUVOM_ROOT, spawner
 
 STDERR_TAIL_LINES = 20
 MAX_LINE_BYTES = 8192
@@ -155,7 +155,7 @@ def probe_sandbox(spec: PluginSpec, timeout: float = 10.0) -> list[dict[str, Any
     """The layers a host of `spec` gets on this machine, by starting one that loads no plugin code."""
     env = host_environment(spec.policy.env)
     result = subprocess.run(
-        [sys.executable, "-I", "-m", "plugin_host", "--probe", *host_arguments(spec, list(env))],
+        [*HOST_INTERPRETER, "--probe", *host_arguments(spec, list(env))],
         env=env, cwd=NUVOM_ROOT, capture_output=True, text=True,
         timeout=timeout, start_new_session=True,
     )

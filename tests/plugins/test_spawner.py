@@ -87,3 +87,33 @@ def test_the_worker_spawner_is_one_long_lived_zygote_per_process(project, tmp_pa
     manager.start_all()
     assert parent_of(manager.supervisors["my_queue"].pid) == zygote
     assert spawner._zygote is not None and spawner._zygote.process.pid == zygote
+
+
+PRINTING = '''
+from nuvom.plugins.contracts import Plugin
+
+class Chatty(Plugin):
+    name = "chatty"
+    provides = ["lifecycle_hook"]
+
+    def start(self, settings):
+        print("hello from chatty")  # one line, no flush: the worker must still see it at once
+'''
+
+
+def test_a_forked_hosts_output_reaches_the_worker_line_by_line(project, tmp_path, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="nuvom.plugin.chatty")
+    (tmp_path / "chatty.py").write_text(PRINTING)
+    manager = project("""
+        [plugins]
+        lifecycle_hook = ["chatty:Chatty"]
+    """)
+    # the first host of a process starts as a fresh interpreter, later ones are forked: both must print at once
+    for started in ("first start", "second start (forked by the zygote)"):
+        caplog.clear()
+        manager.start_all()
+        wait_until(lambda: "plugin chatty: hello from chatty" in caplog.text, 3, f"{started}: the print did not arrive")
+        assert manager.supervisors["chatty"].state == "running"
+        manager.stop_all()
