@@ -34,6 +34,7 @@ class Settings:
     result_backend: str = "sqlite"
     max_workers: int = dataclasses.field(default_factory=_default_workers)
     batch_size: int = 32
+    prefetch_batches: int = 4  # batches claimed beyond the running jobs (as Celery's prefetch multiplier)
     job_timeout_secs: float | None = None
     timeout_policy: str = "fail"
     retry_delay_secs: float = 0.0
@@ -56,7 +57,7 @@ _CHOICES = {
     "timeout_policy": ("fail", "retry", "ignore"),
     "log_level": ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
 }
-_POSITIVE = {"max_workers", "batch_size", "lease_secs", "max_deliveries"}
+_POSITIVE = {"max_workers", "batch_size", "prefetch_batches", "lease_secs", "max_deliveries"}
 
 
 def load_dotenv(path: str | os.PathLike) -> dict[str, str]:

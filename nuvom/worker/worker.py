@@ -2,10 +2,10 @@
 
 Threads and who owns what:
 
-- dispatcher: `pop_batch` from the queue while fewer than `max_workers + 2 * batch_size`
-  jobs are claimed (room for the next batch while one runs, so a queue that is a round
-  trip away never leaves the executors idle); hands due jobs to the executors, holds
-  early ones until due, renews the leases of everything claimed every `lease_secs / 3`.
+- dispatcher: `pop_batch` from the queue while fewer than `max_workers + prefetch_batches
+  * batch_size` jobs are claimed (batches fetched ahead, so a queue that is a round trip
+  away never leaves the executors idle); hands due jobs to the executors, holds early
+  ones until due, renews the leases of everything claimed every `lease_secs / 3`.
 - executors (`max_workers` threads): run one job at a time, turn what happened into
   an `Outcome` and hand it to the writer.
 - writer (`OutcomeWriter`): stores outcomes in batches, enqueues retries, then acks.
@@ -89,7 +89,7 @@ class Worker:
         modules = list(task_modules) or [m for m in self.settings.tasks.split(",") if m.strip()]
         self.task_modules = import_task_modules(modules)
 
-        self._capacity = self.settings.max_workers + 2 * self.settings.batch_size
+        self._capacity = self.settings.max_workers + self.settings.prefetch_batches * self.settings.batch_size
         self._claimed: dict[str, Job] = {}  # job id -> job, from pop_batch until acked/nacked
         self._claimed_changed = threading.Condition()
         self._work: queue_module.SimpleQueue[Job | None] = queue_module.SimpleQueue()

@@ -161,3 +161,22 @@ def test_outcomes_are_kept_until_the_result_backend_works_again(tmp_path):
     finally:
         worker.request_stop()
         assert worker.join(10)
+
+
+def test_the_worker_claims_no_more_than_its_prefetch_allows(tmp_path):
+    """max_workers + prefetch_batches x batch_size jobs leave the queue; the rest wait for room."""
+    queue = MemoryJobQueue()
+    queue.enqueue_many([Job("logged", args=[str(tmp_path / "log"), i, 30])
+                        for i in range(100)])
+    worker = Worker(
+        Settings(max_workers=1, batch_size=5, prefetch_batches=2, shutdown_grace_secs=0.5),
+        queue=queue, results=MemoryResultBackend(), task_modules=["tests.worker.sample_tasks"],
+    )
+    worker.start()
+    try:
+        wait_until(lambda: queue.qsize() <= 100 - 11, 5, "the worker did not claim its jobs")
+        assert queue.qsize() == 100 - 11 and len(worker._claimed) == 11
+    finally:
+        worker.request_stop()
+        assert worker.join(10), "the worker did not stop"
+    assert queue.qsize() == 100, "claimed jobs (and the one cut off after the grace period) were not handed back"
