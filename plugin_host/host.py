@@ -28,7 +28,7 @@ from nuvom.job import Job
 from nuvom.plugins.contracts import API_VERSION, call_start, check_plugin_class
 from nuvom.plugins.loader import load_plugin_class
 from nuvom.queue_backends.base import call_dequeue, call_pop_batch
-from nuvom.sandbox.report import NOT_REQUESTED
+from nuvom.sandbox.report import missing_layers
 
 PROTOCOL_VERSION = 1
 TAKEN_JOBS_KEPT = 100_000  # jobs handed out and not yet acked, remembered so ack/renew can name them by id
@@ -96,8 +96,7 @@ class PluginHost:
         REGISTRY.register = register
 
     def hello(self, spec: dict) -> dict:
-        missing = [layer for layer in self.sandbox
-                   if not layer["enforced"] and not layer["detail"].startswith(NOT_REQUESTED)]
+        missing = missing_layers(self.sandbox)
         if self.strict and missing:
             raise HostError(
                 "strict = true and the sandbox is not fully enforced, so the plugin was not loaded: "

@@ -178,7 +178,9 @@ class Decoder:
         )
 
     def _count_container(self, container: Any) -> Any:
-        self._count_containers(1)
+        self._containers += 1  # called for every array and map: no second call on this path
+        if self._containers > self.limits.max_containers:
+            raise DecodeError(f"message has more than {self.limits.max_containers} arrays and maps")
         return container
 
     def _count_containers(self, count: int) -> None:

@@ -69,19 +69,23 @@ def read_class_attributes(source: Path, class_name: str) -> dict[str, Any] | Non
     tree = ast.parse(source.read_text(encoding="utf-8"), filename=str(source))
     for node in tree.body:
         if isinstance(node, ast.ClassDef) and node.name == class_name:
-            found: dict[str, Any] = {}
-            for statement in node.body:
-                targets = statement.targets if isinstance(statement, ast.Assign) else (
-                    [statement.target] if isinstance(statement, ast.AnnAssign) and statement.value else []
-                )
-                for target in targets:
-                    if isinstance(target, ast.Name) and target.id in ("name", "provides", "api_version"):
-                        try:
-                            found[target.id] = ast.literal_eval(statement.value)
-                        except ValueError:
-                            pass
-            return found
+            return _literal_attributes(node)
     return None
+
+
+def _literal_attributes(node: ast.ClassDef) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for statement in node.body:
+        targets = statement.targets if isinstance(statement, ast.Assign) else (
+            [statement.target] if isinstance(statement, ast.AnnAssign) and statement.value else []
+        )
+        for target in targets:
+            if isinstance(target, ast.Name) and target.id in ("name", "provides", "api_version"):
+                try:
+                    found[target.id] = ast.literal_eval(statement.value)
+                except ValueError:
+                    pass
+    return found
 
 
 REGISTER_FUNCTIONS = {
@@ -143,7 +147,7 @@ def plugin_classes_in(source: Path) -> list[str]:
         if not isinstance(node, ast.ClassDef):
             continue
         methods = {item.name for item in node.body if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))}
-        named = isinstance((read_class_attributes(source, node.name) or {}).get("name"), str)
+        named = isinstance(_literal_attributes(node).get("name"), str)
         if named and ("start" in methods or node.bases):
             found.append(node.name)
     return found

@@ -32,6 +32,7 @@ from typing import Any, Callable
 from nuvom.ipc import CallTimeout, ChannelClosed, Connection, RemoteError
 from nuvom.plugins.discovery import PluginSpec
 from nuvom.plugins.spawner import HOST_INTERPRETER, NUVOM_ROOT, spawner
+from nuvom.sandbox.report import missing_layers
 
 STDERR_TAIL_LINES = 20
 MAX_LINE_BYTES = 8192
@@ -300,8 +301,7 @@ class PluginSupervisor:
             return
         with self._lock:
             self.sandbox = [layer for layer in layers if isinstance(layer.get("name"), str)]
-        missing = [f"{layer['name']} ({layer.get('detail')})" for layer in self.sandbox
-                   if not layer.get("enforced") and not str(layer.get("detail", "")).startswith("not requested")]
+        missing = [f"{layer['name']} ({layer.get('detail')})" for layer in missing_layers(self.sandbox)]
         if missing and not self._warned_sandbox:
             self._warned_sandbox = True
             self.log.warning("plugin %s: sandbox layers not enforced: %s", self.name, "; ".join(missing))

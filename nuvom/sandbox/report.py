@@ -42,3 +42,9 @@ class Layer:
         if not isinstance(name, str) or not isinstance(enforced, bool) or not isinstance(detail, str):
             raise ValueError(f"malformed layer: {dict(data)!r}")
         return cls(name=name, enforced=enforced, detail=detail)
+
+
+def missing_layers(layers: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The reported layers (as dicts) that were asked for but are not enforced."""
+    return [layer for layer in layers
+            if not layer.get("enforced") and not str(layer.get("detail", "")).startswith(NOT_REQUESTED)]
