@@ -1,12 +1,17 @@
 """`Connection`: a bidirectional, multiplexed, thread-safe MessagePack-RPC session.
 
 Either side can call the other. Callers write their request straight to the
-transport (one send per message, or one per batch with `call_many`) and wait on
-a lock of their own; one reader thread decodes everything that arrives, routes
-each response to its caller by msgid, and hands incoming requests and
-notifications to a pool of handler threads, so a handler that hangs blocks only
-its own caller. Handlers registered with `inline=True` run on the reader itself:
-for calls that are known to be quick, it saves a thread hand-off.
+transport (one send per message, or one per batch with `call_many`). Reading is
+a token held by one thread at a time (leader/follower): a caller that waits for
+its answer while nobody else reads takes the token and reads the socket itself,
+routing whatever arrives (other callers' answers, the peer's calls) on the way,
+so a call costs no thread hand-off. A background reader holds the token while no
+caller does: it serves the peer's calls and notices a dead peer while the side
+is idle, and steps aside (parked, watching only for the peer hanging up) as soon
+as callers are active. Incoming requests and notifications go to a pool of
+handler threads, so a handler that hangs blocks only its own caller. Handlers
+registered with `inline=True` run on the reading thread: for calls that are known
+to be quick, it saves a thread hand-off.
 
 Every failure becomes one typed error: `RemoteError` (the peer's handler raised),
 `CallTimeout`, `ChannelClosed` (with the reason), `ProtocolViolation` (the peer
@@ -19,9 +24,12 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import queue as queue_module
+import select
 import socket
 import threading
+import time
 from typing import Any, Callable, Iterable, Sequence
 
 from nuvom.ipc import codec, framing
@@ -35,12 +43,17 @@ log = logging.getLogger("nuvom.ipc")
 Handler = Callable[..., Any]
 DEFAULT_SEND_TIMEOUT = 30.0
 MAX_HANDLER_THREADS = 64
+# How long the parked background reader leaves the reading to callers before it takes
+# the token back: the longest a call from the peer waits while our callers are busy
+# but none is reading at that moment. (A peer that hangs up wakes it at once.)
+PARKED_SECONDS = 0.01
+_HANGUP = select.POLLHUP | select.POLLERR | getattr(select, "POLLRDHUP", 0)
 
 
 class PendingCall:
     """A request in flight; `result(timeout)` waits for its response."""
 
-    __slots__ = ("_connection", "msgid", "method", "_done", "_value", "_error")
+    __slots__ = ("_connection", "msgid", "method", "_done", "_value", "_error", "_waiting")
 
     def __init__(self, connection: "Connection", msgid: int, method: str) -> None:
         self._connection = connection
@@ -50,6 +63,7 @@ class PendingCall:
         self._done.acquire()
         self._value: Any = None
         self._error: BaseException | None = None
+        self._waiting = False  # its caller sleeps until another thread reads the answer
 
     def _resolve(self, value: Any, error: BaseException | None) -> None:
         self._value = value
@@ -57,18 +71,12 @@ class PendingCall:
         self._done.release()
 
     def done(self) -> bool:
-        if self._done.acquire(blocking=False):
-            self._done.release()
-            return True
-        return False
+        return not self._done.locked()
 
     def result(self, timeout: float | None = None) -> Any:
         """The call's result; raises its error, or `CallTimeout` after `timeout` seconds."""
-        if not self._done.acquire(timeout=-1 if timeout is None else max(timeout, 0)):
-            if self._connection._abandon(self.msgid):
-                raise CallTimeout(self.method, timeout, self._connection.name)
-            self._done.acquire()  # the response won the race: take it
-        self._done.release()
+        if self._done.locked():
+            self._connection._wait(self, timeout)
         if self._error is not None:
             raise self._error
         return self._value
@@ -154,7 +162,16 @@ class Connection:
         self._send_lock = threading.Lock()
         self._outbox: list[bytes] = []
         self._sending = False
-        self._corked = False  # the reader is answering a received chunk: hold inline answers
+        self._cork_owner: int | None = None  # a reader answering a received chunk: hold its inline answers
+        self._read_token = threading.Lock()  # held by the one thread reading the transport
+        self._message_reader = framing.MessageReader(self._limits)
+        self._waiting = 0  # callers asleep until the token holder reads their answer
+        self._answers_routed = 0
+        self._park_r, park_w = os.pipe()  # wakes the parked background reader
+        self._park_w: int | None = park_w
+        os.set_blocking(self._park_r, False)
+        os.set_blocking(park_w, False)
+        self._start_lock = threading.Lock()
         self._local = threading.local()
         self._pool = _HandlerPool(f"ipc-{name}", MAX_HANDLER_THREADS)
         self._close_callbacks: list[Callable[[str], None]] = []
@@ -184,7 +201,10 @@ class Connection:
         self._handlers[method] = (handler, inline)
 
     def start(self) -> "Connection":
-        self._reader.start()
+        """Start the background reader (after registering handlers); a no-op once started."""
+        with self._start_lock:
+            if self._reader.ident is None:
+                self._reader.start()
         return self
 
     def on_close(self, callback: Callable[[str], None]) -> None:
@@ -291,7 +311,7 @@ class Connection:
         with self._send_lock:
             self._check_open()
             self._outbox.append(data)
-            if self._sending or (self._corked and threading.current_thread() is self._reader):
+            if self._sending or self._cork_owner == threading.get_ident():
                 return
             self._sending = True
         self._drain_outbox()
@@ -344,32 +364,140 @@ class Connection:
 
     # reading ------------------------------------------------------------------------------
 
-    def _read_loop(self) -> None:
-        reader = framing.MessageReader(self._limits)
-        reason = f"{self.name} closed the connection (EOF)"
+    def _wait(self, call: PendingCall, timeout: float | None) -> None:
+        """Block until `call` is answered: read the transport ourselves if nobody is, else sleep.
+
+        Raises `CallTimeout` once `timeout` seconds have passed without an answer.
+        """
+        deadline = None if timeout is None else time.monotonic() + max(timeout, 0)
+        with self._pending_lock:
+            if call.done():
+                return
+            leading = self._read_token.acquire(blocking=False)
+            if not leading:
+                call._waiting = True
+                self._waiting += 1
+        if leading:
+            try:
+                while call._done.locked():
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        break
+                    if not self._read_chunk(remaining):
+                        break
+            finally:
+                self._step_down()
+            if call.done():
+                return
+        else:
+            remaining = -1 if deadline is None else max(deadline - time.monotonic(), 0)
+            if call._done.acquire(timeout=remaining):
+                call._done.release()
+                return
+            with self._pending_lock:
+                if call._waiting:
+                    call._waiting = False
+                    self._waiting -= 1
+        if self._abandon(call.msgid):
+            raise CallTimeout(call.method, timeout, self.name)
+        call._done.acquire()  # the answer won the race: it is being resolved
+        call._done.release()
+
+    def _step_down(self) -> None:
+        """Give the read token back; wake the background reader if callers still wait on it."""
+        with self._pending_lock:
+            self._read_token.release()
+            if self._waiting > 0:
+                self._wake_parked()
+
+    def _wake_parked(self) -> None:
+        """Wake the parked background reader (called holding `_pending_lock`, which guards the pipe)."""
+        if self._park_w is not None:
+            try:
+                os.write(self._park_w, b"x")
+            except BlockingIOError:
+                pass  # a wake-up is already pending
+
+    def _read_chunk(self, timeout: float | None) -> bool:
+        """Read once (the caller holds the token) and route what arrived; False once closed."""
+        if self._close_reason is not None:
+            return False
         try:
-            while self._close_reason is None:
+            data = self._transport.recv(timeout)
+        except OSError as error:
+            self.close(f"reading from {self.name} failed: {error}")
+            return False
+        if data is None:
+            return True
+        if not data:
+            self.close(f"{self.name} closed the connection (EOF)")
+            return False
+        try:
+            messages = self._message_reader.feed(data)
+            if len(messages) == 1:
+                self._route(messages[0])
+            else:
+                self._cork_owner = threading.get_ident()
                 try:
-                    data = self._transport.recv()
-                except OSError as error:
-                    reason = f"reading from {self.name} failed: {error}"
-                    break
-                if not data:
-                    break
-                try:
-                    messages = reader.feed(data)
-                    self._corked = len(messages) > 1
                     for message in messages:
                         self._route(message)
-                except framing.FramingError as error:
-                    self.close(f"protocol violation by {self.name}: {error}", violation=True)
-                    return
-                if self._corked:
-                    self._corked = False
-                    self._flush()
+                finally:
+                    self._cork_owner = None
+                self._flush()
+        except framing.FramingError as error:
+            self.close(f"protocol violation by {self.name}: {error}", violation=True)
+            return False
+        return True
+
+    def _read_loop(self) -> None:
+        """The background reader: reads while no caller does, parks while callers are active."""
+        try:
+            self._read_token.acquire()
+            self._read_until_callers_take_over()
+            while self._close_reason is None:
+                if self._park():
+                    self._read_token.acquire()  # the peer hung up: read (and see EOF) right away
+                elif not self._read_token.acquire(blocking=False):
+                    continue  # a caller is reading
+                self._read_until_callers_take_over()
         finally:
-            self.close(reason)
-            self._transport.close()
+            self.close(f"{self.name} closed the connection (EOF)")
+            with self._read_token:  # a caller still reading sees the shutdown and leaves first
+                self._transport.close()
+            with self._pending_lock:
+                os.close(self._park_r)
+                os.close(self._park_w)
+                self._park_w = None
+
+    def _read_until_callers_take_over(self) -> None:
+        """Hold the token and read; after answering a caller, hand reading to the callers."""
+        try:
+            while True:
+                answered = self._answers_routed
+                if not self._read_chunk(None):
+                    return
+                if self._answers_routed != answered:
+                    with self._pending_lock:
+                        if self._waiting == 0:
+                            return
+        finally:
+            self._step_down()
+
+    def _park(self) -> bool:
+        """Sleep until woken, `PARKED_SECONDS` pass, or the peer hangs up (then True)."""
+        poller = select.poll()
+        poller.register(self._transport.hangup_fd(), _HANGUP)
+        poller.register(self._park_r, select.POLLIN)
+        hangup = False
+        for fd, _events in poller.poll(PARKED_SECONDS * 1000):
+            if fd == self._park_r:
+                try:
+                    os.read(self._park_r, 4096)
+                except BlockingIOError:
+                    pass
+            else:
+                hangup = True
+        return hangup
 
     def _route(self, message: framing.Message) -> None:
         if isinstance(message, framing.Response):
@@ -380,6 +508,10 @@ class Connection:
                         self._abandoned.discard(message.msgid)
                         return
                     raise framing.FramingError(f"response to msgid {message.msgid}, which was never sent")
+                if call._waiting:
+                    call._waiting = False
+                    self._waiting -= 1
+            self._answers_routed += 1
             if message.error is None:
                 call._resolve(message.result, None)
             else:
@@ -434,6 +566,10 @@ class Connection:
         error_type = ProtocolViolation if violation else ChannelClosed
         with self._pending_lock:
             pending, self._pending = self._pending, {}
+            for call in pending.values():
+                call._waiting = False
+            self._waiting = 0
+            self._wake_parked()
         for call in pending.values():
             call._resolve(None, error_type(reason))
         self._closed.set()
@@ -441,8 +577,7 @@ class Connection:
         self._pool.stop()
         if violation:
             log.error("%s", reason)
-        if self._reader.ident is None:
-            self._transport.close()  # never started: no reader will close it
+        self.start()  # a reader that was never started: it sees the channel closed and closes the transport
         for callback in callbacks:
             try:
                 callback(reason)
