@@ -122,18 +122,15 @@ def _unpacker_options(limits: Limits) -> dict[str, Any]:
     )
 
 
-def make_ext_hook(
-    limits: Limits,
-    count_container: Callable[[Any], Any] | None = None,
-    count_containers: Callable[[int], None] | None = None,
-) -> Callable[[int, bytes], Any]:
+def make_ext_hook(limits: Limits, count_container: Callable[[Any], Any]) -> Callable[[int, bytes], Any]:
+    """The unpacker's ext hook; `count_container` (the decoder's container budget) sees every
+    array and map inside an ext payload too, so a payload cannot hide millions of them."""
     options = _unpacker_options(limits)
     del options["max_buffer_size"]  # an ext payload is already bounded by max_ext_len
-    unpack = functools.partial(msgpack.unpackb, **options)
+    unpack = functools.partial(msgpack.unpackb, list_hook=count_container, object_hook=count_container, **options)
 
     def ext_hook(code: int, data: bytes) -> Any:
-        if count_container is not None:
-            count_container(None)  # an ext payload costs at least as much as a container
+        count_container(None)  # an ext payload costs at least as much as a container
         try:
             if code == EXT_JOB:
                 fields = unpack(data)
@@ -142,8 +139,6 @@ def make_ext_hook(
                 batch = unpack(data)
                 if not isinstance(batch, list):
                     raise ValueError("a job batch must be an array of jobs")
-                if count_containers is not None:
-                    count_containers(len(batch))  # every job counts against the budget, as a lone job would
                 return [Job.from_values(fields) if isinstance(fields, list) else Job.from_dict(fields)
                         for fields in batch]
             if code == EXT_DATETIME:
@@ -153,6 +148,8 @@ def make_ext_hook(
                 if not all(isinstance(part, str) for part in (kind, message, trace)):
                     raise ValueError("exception fields must be strings")
                 return RemoteErrorInfo(kind, message, trace)
+        except DecodeError:
+            raise
         except Exception as error:
             raise DecodeError(f"invalid ext type {code} payload: {type(error).__name__}: {error}") from None
         raise DecodeError(f"unknown ext type {code}")
@@ -171,7 +168,7 @@ class Decoder:
         self.limits = limits or Limits()
         self._containers = 0
         self._unpacker = msgpack.Unpacker(
-            ext_hook=make_ext_hook(self.limits, self._count_container, self._count_containers),
+            ext_hook=make_ext_hook(self.limits, self._count_container),
             list_hook=self._count_container,
             object_hook=self._count_container,
             **_unpacker_options(self.limits),
@@ -182,11 +179,6 @@ class Decoder:
         if self._containers > self.limits.max_containers:
             raise DecodeError(f"message has more than {self.limits.max_containers} arrays and maps")
         return container
-
-    def _count_containers(self, count: int) -> None:
-        self._containers += count
-        if self._containers > self.limits.max_containers:
-            raise DecodeError(f"message has more than {self.limits.max_containers} arrays and maps")
 
     def feed(self, data: bytes) -> list[Any]:
         try:

@@ -210,11 +210,18 @@ def test_a_job_batch_arrives_as_the_list_of_its_jobs(batch):
     assert decode_one(encode(JobBatch(batch))) == batch
 
 
-def test_a_job_batch_counts_every_job_against_the_container_budget():
+def test_a_job_batch_counts_every_array_and_map_inside_against_the_container_budget():
     batch = encode(JobBatch([Job("t") for _ in range(50)]))
-    with pytest.raises(DecodeError, match="more than 40 arrays and maps"):
-        Decoder(Limits(max_containers=40)).feed(batch)
-    assert len(Decoder(Limits(max_containers=60)).feed(batch)[0]) == 50
+    containers = 1 + 1 + 50 * 3  # the ext, the batch's array, and each job's fields, args and kwargs
+    with pytest.raises(DecodeError, match=f"more than {containers - 1} arrays and maps"):
+        Decoder(Limits(max_containers=containers - 1)).feed(batch)
+    assert len(Decoder(Limits(max_containers=containers)).feed(batch)[0]) == 50
+
+
+def test_an_ext_payload_cannot_hide_arrays_from_the_container_budget():
+    hidden = b"\xdd" + (50_000).to_bytes(4, "big") + b"\x90" * 50_000  # one array of 50,000 empty arrays
+    with pytest.raises(DecodeError, match="more than 1000 arrays and maps"):
+        Decoder(Limits(max_containers=1000)).feed(msgpack.packb(msgpack.ExtType(1, hidden)))
 
 
 @pytest.mark.parametrize("payload", [{"not": "a list"}, [[1, 2]], ["job"]])
