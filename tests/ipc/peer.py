@@ -27,6 +27,11 @@ def call_back(method, value):
     return ["peer saw", connection.call(method, value, timeout=5)]
 
 
+def notify_later(method, value, seconds):
+    """Notify us `seconds` from now, from a thread of its own: a message we did not ask for."""
+    threading.Timer(seconds, connection.notify, (method, value)).start()
+
+
 def write_garbage():
     os.write(connection._transport.sock.fileno(), b"\xc1\xc1\xc1")
     return None
@@ -48,6 +53,7 @@ def hang():
 connection.register("hang", hang)
 connection.register("call_back", call_back)
 connection.register("note", notes.append)
+connection.register("notify_later", notify_later)
 connection.register("notes", lambda: list(notes))
 connection.register("write_garbage", write_garbage)
 connection.register("answer_unknown_msgid", answer_unknown_msgid)

@@ -87,6 +87,64 @@ def test_the_peer_can_call_back_during_a_call(peer):
     assert connection.call("call_back", "double", 21, timeout=5) == ["peer saw", 42]
 
 
+def test_a_caller_waiting_behind_another_reader_is_answered_when_that_reader_leaves(peer):
+    """The first waiting caller reads the socket; one that waits behind it must not be stranded."""
+    connection, _ = peer
+    outcome = {}
+
+    def slow_caller():
+        outcome["slow"] = connection.call("echo_after", "slow", 0.6, timeout=5)
+        outcome["slow at"] = time.monotonic()
+
+    started = time.monotonic()
+    reading = connection.call_async("echo_after", "fast", 0.2)
+    thread = threading.Thread(target=slow_caller)
+    thread.start()
+    assert reading.result(timeout=5) == "fast"  # this caller reads; it leaves while slow_caller still waits
+    thread.join(10)
+    assert outcome.get("slow") == "slow"
+    assert outcome["slow at"] - started < 2, "the waiting caller was answered only by its own timeout"
+
+
+def test_the_peer_is_heard_while_no_caller_is_reading(peer):
+    """After callers were active, the background reader takes reading back for the peer's own messages."""
+    connection, _ = peer
+    heard = []
+    connection.register("tell", heard.append)
+    for index in range(50):
+        connection.call("echo", index, timeout=5)
+    connection.call("notify_later", "tell", "unasked", 0.05, timeout=5)
+    wait_until(lambda: heard == ["unasked"], 5, "a message from the peer between our calls was never read")
+
+
+def test_the_peer_dying_while_the_channel_is_idle_closes_it_at_once(peer):
+    connection, process = peer
+    for index in range(50):
+        connection.call("echo", index, timeout=5)
+    os.kill(process.pid, signal.SIGKILL)
+    killed_at = time.monotonic()
+    assert connection.wait_closed(5), "a dead idle peer was never noticed"
+    assert time.monotonic() - killed_at < 0.1
+    assert "closed the connection" in connection.close_reason
+
+
+def test_an_idle_connection_burns_no_cpu(peer):
+    """Reads poll briefly before sleeping while messages come fast; an idle channel must not poll."""
+    connection, process = peer
+    for index in range(300):
+        connection.call("echo", index, timeout=5)
+    clock_ticks = os.sysconf("SC_CLK_TCK")
+
+    def cpu_seconds(pid):
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / clock_ticks
+
+    before, ours_before = cpu_seconds(process.pid), time.process_time()
+    connection.wait_closed(1.0)  # the measured window: a second in which neither side has anything to do
+    assert cpu_seconds(process.pid) - before < 0.1, "the idle peer kept polling"
+    assert time.process_time() - ours_before < 0.1, "this idle side kept polling"
+
+
 def test_an_unknown_method_is_a_remote_error(peer):
     connection, _ = peer
     with pytest.raises(RemoteError, match="MethodNotFound: no method 'nope' is served here"):
