@@ -22,10 +22,10 @@ and new calls fail immediately.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import logging
 import os
-import queue as queue_module
 import select
 import socket
 import threading
@@ -47,6 +47,7 @@ MAX_HANDLER_THREADS = 64
 # the token back: the longest a call from the peer waits while our callers are busy
 # but none is reading at that moment. (A peer that hangs up wakes it at once.)
 PARKED_SECONDS = 0.01
+MAX_PARKED_SECONDS = 1.0  # while a worker reads and nothing runs, parked workers wake this rarely
 _HANGUP = select.POLLHUP | select.POLLERR | getattr(select, "POLLRDHUP", 0)
 
 
@@ -82,55 +83,6 @@ class PendingCall:
         return self._value
 
 
-class _HandlerPool:
-    """Threads that run incoming calls; grows on demand so a stuck handler blocks nobody else.
-
-    Every submitted call either takes an idle thread or starts a new one (up to
-    `max_threads`; past that, calls wait for the first thread to come free).
-    """
-
-    def __init__(self, name: str, max_threads: int) -> None:
-        self._name = name
-        self._max = max_threads
-        self._tasks: queue_module.SimpleQueue[Callable[[], None] | None] = queue_module.SimpleQueue()
-        self._lock = threading.Lock()
-        self._threads = 0
-        self._idle = 0  # threads waiting for work that no submitted call has claimed yet
-        self._backlog = 0  # calls submitted while every thread was busy and none could be added
-
-    def submit(self, task: Callable[[], None]) -> None:
-        spawn = False
-        with self._lock:
-            if self._idle:
-                self._idle -= 1
-            elif self._threads < self._max:
-                self._threads += 1
-                spawn = True
-            else:
-                self._backlog += 1
-        self._tasks.put(task)
-        if spawn:
-            threading.Thread(target=self._work, name=f"{self._name}-handler", daemon=True).start()
-
-    def _work(self) -> None:
-        while True:
-            task = self._tasks.get()
-            if task is None:
-                return
-            task()
-            with self._lock:
-                if self._backlog:
-                    self._backlog -= 1
-                else:
-                    self._idle += 1
-
-    def stop(self) -> None:
-        with self._lock:
-            count = self._threads
-        for _ in range(count):
-            self._tasks.put(None)
-
-
 class Connection:
     """One end of an RPC channel over a socket or a pair of file descriptors."""
 
@@ -157,7 +109,7 @@ class Connection:
             self.register(method, handler)
         self._pending: dict[int, PendingCall] = {}
         self._abandoned: set[int] = set()  # msgids whose caller timed out: a late answer is fine
-        self._pending_lock = threading.Lock()
+        self._lock = threading.Lock()  # guards pending calls, waiting callers, queued tasks, workers, the park pipe
         self._msgids = itertools.count(1)
         self._send_lock = threading.Lock()
         self._outbox: list[bytes] = []
@@ -173,12 +125,17 @@ class Connection:
         os.set_blocking(park_w, False)
         self._start_lock = threading.Lock()
         self._local = threading.local()
-        self._pool = _HandlerPool(f"ipc-{name}", MAX_HANDLER_THREADS)
+        self._tasks: collections.deque[tuple[Handler | None, str, list, int | None]] = collections.deque()
+        self._workers = 1  # background threads; the first is `_reader`, more start when all are busy
+        self._busy = 0  # workers running a handler
+        self._last_task_start = 0.0
+        self._reading_worker: int | None = None  # the worker holding the read token, if one does
+        self._dozing = False  # a parked worker sleeps long: wake it when a handler starts
         self._close_callbacks: list[Callable[[str], None]] = []
         self._closed = threading.Event()
         self._close_reason: str | None = None
         self._close_lock = threading.Lock()
-        self._reader = threading.Thread(target=self._read_loop, name=f"ipc-{name}-reader", daemon=True)
+        self._reader = threading.Thread(target=self._work, args=(True,), name=f"ipc-{name}-reader", daemon=True)
 
     @classmethod
     def from_fd(cls, fd: int, **kwargs: Any) -> "Connection":
@@ -280,7 +237,7 @@ class Connection:
         self._check_open()
         pending: list[PendingCall] = []
         chunks: list[bytes] = []
-        with self._pending_lock:
+        with self._lock:
             for method, params in calls:
                 msgid = self._next_msgid()
                 chunks.append(
@@ -356,7 +313,7 @@ class Connection:
 
     def _abandon(self, msgid: int) -> bool:
         """A caller timed out: forget its call; False if its response already arrived."""
-        with self._pending_lock:
+        with self._lock:
             if self._pending.pop(msgid, None) is None:
                 return False
             self._abandoned.add(msgid)
@@ -370,7 +327,7 @@ class Connection:
         Raises `CallTimeout` once `timeout` seconds have passed without an answer.
         """
         deadline = None if timeout is None else time.monotonic() + max(timeout, 0)
-        with self._pending_lock:
+        with self._lock:
             if call.done():
                 return
             leading = self._read_token.acquire(blocking=False)
@@ -394,7 +351,7 @@ class Connection:
             if call._done.acquire(timeout=remaining):
                 call._done.release()
                 return
-            with self._pending_lock:
+            with self._lock:
                 if call._waiting:
                     call._waiting = False
                     self._waiting -= 1
@@ -404,14 +361,15 @@ class Connection:
         call._done.release()
 
     def _step_down(self) -> None:
-        """Give the read token back; wake the background reader if callers still wait on it."""
-        with self._pending_lock:
+        """Give the read token back; wake a parked worker if callers still wait for a reader."""
+        with self._lock:
+            self._reading_worker = None
             self._read_token.release()
             if self._waiting > 0:
                 self._wake_parked()
 
     def _wake_parked(self) -> None:
-        """Wake the parked background reader (called holding `_pending_lock`, which guards the pipe)."""
+        """Wake the parked workers (called holding `_lock`, which guards the pipe)."""
         if self._park_w is not None:
             try:
                 os.write(self._park_w, b"x")
@@ -449,59 +407,129 @@ class Connection:
             return False
         return True
 
-    def _read_loop(self) -> None:
-        """The background reader: reads while no caller does, parks while callers are active."""
-        try:
-            self._read_token.acquire()
-            self._read_until_callers_take_over()
-            while self._close_reason is None:
-                if self._park():
-                    self._read_token.acquire()  # the peer hung up: read (and see EOF) right away
-                elif not self._read_token.acquire(blocking=False):
-                    continue  # a caller is reading
-                self._read_until_callers_take_over()
-        finally:
-            self.close(f"{self.name} closed the connection (EOF)")
-            with self._read_token:  # a caller still reading sees the shutdown and leaves first
-                self._transport.close()
-            with self._pending_lock:
-                os.close(self._park_r)
-                os.close(self._park_w)
-                self._park_w = None
+    # background workers ---------------------------------------------------------------------
 
-    def _read_until_callers_take_over(self) -> None:
-        """Hold the token and read; after answering a caller, hand reading to the callers."""
+    def _work(self, first: bool) -> None:
+        """A background thread: runs queued incoming calls in order, reads while nobody else
+        does, parks otherwise. A worker that reads a call runs it itself, with no hand-off;
+        if it takes a while, a parked worker takes reading (and then the queue) over.
+        """
+        interval = PARKED_SECONDS
+        parked = False  # just out of park: take reading before the queue, which another worker drains
+        defer_reading = False  # callers took reading over: leave it to them for a while
+        try:
+            while self._close_reason is None:
+                if not parked and self._run_task():
+                    interval = PARKED_SECONDS
+                elif not defer_reading and self._read_token.acquire(blocking=False):
+                    defer_reading = self._read_as_worker()
+                    parked, interval = False, PARKED_SECONDS
+                elif parked and self._run_task():  # a caller reads, or the queue stalled: help
+                    parked, interval = False, PARKED_SECONDS
+                else:
+                    woken, hangup = self._park(interval)
+                    parked, defer_reading = True, False
+                    if hangup:
+                        self._read_token.acquire()  # the peer hung up: read (and see EOF) right away
+                        self._read_as_worker()
+                    elif woken:
+                        interval = PARKED_SECONDS
+                    elif self._nothing_to_watch():
+                        interval = min(2 * interval, MAX_PARKED_SECONDS)
+        finally:
+            if first:
+                self.close(f"{self.name} closed the connection (EOF)")
+                with self._read_token:  # a thread still reading sees the shutdown and leaves first
+                    self._transport.close()
+            with self._lock:
+                self._workers -= 1
+                if self._workers == 0:  # the last one out: nobody polls the park pipe any more
+                    os.close(self._park_r)
+                    os.close(self._park_w)
+                    self._park_w = None
+
+    def _run_task(self) -> bool:
+        """Run the oldest queued incoming call, if any; start another worker if all are now busy."""
+        with self._lock:
+            if not self._tasks:
+                return False
+            handler, method, params, msgid = self._tasks.popleft()
+            self._busy += 1
+            self._last_task_start = time.monotonic()
+            if self._dozing:  # a long-parked worker must watch for this call hanging
+                self._dozing = False
+                self._wake_parked()
+            spawn = self._claim_spare_worker()
+        if spawn:
+            self._start_worker()
+        try:
+            self._serve(handler, method, params, msgid)
+        finally:
+            with self._lock:
+                self._busy -= 1
+        return True
+
+    def _claim_spare_worker(self) -> bool:
+        """(Holding `_lock`.) True if every worker is busy and one more may start: count it now."""
+        if self._busy < self._workers or self._workers >= MAX_HANDLER_THREADS or self._close_reason is not None:
+            return False
+        self._workers += 1
+        return True
+
+    def _start_worker(self) -> None:
+        threading.Thread(target=self._work, args=(False,), name=f"ipc-{self.name}-worker", daemon=True).start()
+
+    def _read_as_worker(self) -> bool:
+        """Read (holding the token) until this worker should run queued calls, or callers read.
+
+        It runs them when nobody else is, or when the queue has not moved for
+        `PARKED_SECONDS` (a stuck handler). True when callers took reading over.
+        """
+        with self._lock:
+            self._reading_worker = threading.get_ident()
         try:
             while True:
                 answered = self._answers_routed
-                if not self._read_chunk(None):
-                    return
+                if not self._read_chunk(PARKED_SECONDS if self._tasks else None):
+                    return False
+                if self._tasks and (not self._busy or time.monotonic() - self._last_task_start >= PARKED_SECONDS):
+                    return False
                 if self._answers_routed != answered:
-                    with self._pending_lock:
+                    with self._lock:
                         if self._waiting == 0:
-                            return
+                            return True
         finally:
             self._step_down()
 
-    def _park(self) -> bool:
-        """Sleep until woken, `PARKED_SECONDS` pass, or the peer hangs up (then True)."""
+    def _nothing_to_watch(self) -> bool:
+        """True while a worker reads and no call runs or waits: only a message can change that."""
+        with self._lock:
+            return self._reading_worker is not None and not self._busy and not self._tasks
+
+    def _park(self, interval: float) -> tuple[bool, bool]:
+        """Sleep until woken, `interval` seconds pass, or the peer hangs up: (woken, hung up)."""
+        with self._lock:
+            if self._park_w is None:
+                return False, False
+            self._dozing = interval > PARKED_SECONDS
         poller = select.poll()
         poller.register(self._transport.hangup_fd(), _HANGUP)
         poller.register(self._park_r, select.POLLIN)
-        hangup = False
-        for fd, _events in poller.poll(PARKED_SECONDS * 1000):
+        woken = hangup = False
+        for fd, _events in poller.poll(interval * 1000):
             if fd == self._park_r:
+                woken = True
                 try:
                     os.read(self._park_r, 4096)
                 except BlockingIOError:
                     pass
             else:
                 hangup = True
-        return hangup
+        return woken, hangup
 
     def _route(self, message: framing.Message) -> None:
         if isinstance(message, framing.Response):
-            with self._pending_lock:
+            with self._lock:
                 call = self._pending.pop(message.msgid, None)
                 if call is None:
                     if message.msgid in self._abandoned:
@@ -523,11 +551,19 @@ class Connection:
             self._dispatch(message.method, message.params, None)
 
     def _dispatch(self, method: str, params: list, msgid: int | None) -> None:
+        """Run an inline handler now; queue any other call for a worker (see `_work`)."""
         handler, inline = self._handlers.get(method, (None, False))
         if inline and handler is not None:
             self._serve(handler, method, params, msgid)
-        else:
-            self._pool.submit(lambda: self._serve(handler, method, params, msgid))
+            return
+        with self._lock:
+            self._tasks.append((handler, method, params, msgid))
+            if self._reading_worker == threading.get_ident():
+                return  # this worker runs it as soon as it has routed the chunk
+            self._wake_parked()  # a caller is reading: a worker must run it
+            spawn = self._claim_spare_worker()
+        if spawn:
+            self._start_worker()
 
     def _serve(self, handler: Handler | None, method: str, params: list, msgid: int | None) -> None:
         """Run one incoming call and answer it (requests) or log its failure (notifications)."""
@@ -564,7 +600,7 @@ class Connection:
             self._close_reason = reason
             callbacks, self._close_callbacks = self._close_callbacks, []
         error_type = ProtocolViolation if violation else ChannelClosed
-        with self._pending_lock:
+        with self._lock:
             pending, self._pending = self._pending, {}
             for call in pending.values():
                 call._waiting = False
@@ -574,7 +610,6 @@ class Connection:
             call._resolve(None, error_type(reason))
         self._closed.set()
         self._transport.shutdown()
-        self._pool.stop()
         if violation:
             log.error("%s", reason)
         self.start()  # a reader that was never started: it sees the channel closed and closes the transport
