@@ -197,11 +197,11 @@ class Connection:
 
     def call_async(self, method: str, *params: Any) -> PendingCall:
         """Send a request now; wait for it later with `.result(timeout)` (pipelining)."""
-        return self._send_requests([(method, params)])[0]
+        return self.call_many_async(((method, params),))[0]
 
     def call_many(self, calls: Iterable[tuple[str, Sequence[Any]]], timeout: float | None = None) -> list[Any]:
         """Send every request in one write, then wait for all; raise the first error after all ended."""
-        pending = self._send_requests(list(calls))
+        pending = self.call_many_async(calls)
         results: list[Any] = []
         first_error: BaseException | None = None
         for call in pending:
@@ -217,7 +217,10 @@ class Connection:
     def notify(self, method: str, *params: Any) -> None:
         """Send a notification (no response)."""
         self._check_open()
-        data = self._encode(lambda packer: framing.notification(packer, method, list(params)), method)
+        try:
+            data = framing.notification(self._packer(), method, list(params))
+        except (TypeError, ValueError, OverflowError) as error:
+            raise self._encode_error(method, error) from None
         self._send(data)
 
     def _packer(self):
@@ -226,25 +229,29 @@ class Connection:
             packer = self._local.packer = codec.new_packer()
         return packer
 
-    def _encode(self, build: Callable[[Any], bytes], method: str) -> bytes:
-        try:
-            return build(self._packer())
-        except (TypeError, ValueError, OverflowError) as error:
-            self._local.packer = None  # a failed pack may leave the packer's buffer dirty
-            raise EncodeError(f"cannot send call {method!r}: {error} cannot be encoded") from None
+    def _encode_error(self, method: str, error: Exception) -> EncodeError:
+        self._local.packer = None  # a failed pack may leave the packer's buffer dirty
+        return EncodeError(f"cannot send call {method!r}: {error} cannot be encoded")
 
-    def _send_requests(self, calls: list[tuple[str, Sequence[Any]]]) -> list[PendingCall]:
+    def call_many_async(self, calls: Iterable[tuple[str, Sequence[Any]]]) -> list[PendingCall]:
+        """Send every request in one write now; wait for each later with `.result(timeout)`.
+
+        Batches in flight one behind the other pipeline best: each costs one write on
+        this side and, usually, one read and one write on the peer's.
+        """
         self._check_open()
+        packer = self._packer()
         pending: list[PendingCall] = []
         chunks: list[bytes] = []
         with self._lock:
             for method, params in calls:
                 msgid = self._next_msgid()
-                chunks.append(
-                    self._encode(lambda packer: framing.request(packer, msgid, method, list(params)), method)
-                )
+                try:
+                    chunks.append(framing.request(packer, msgid, method, list(params)))
+                except (TypeError, ValueError, OverflowError) as error:
+                    raise self._encode_error(method, error) from None
                 pending.append(PendingCall(self, msgid, method))
-            for call in pending:
+            for call in pending:  # only once all are encoded: none is left waiting for a request never sent
                 self._pending[call.msgid] = call
         try:
             self._send(chunks[0] if len(chunks) == 1 else b"".join(chunks))
@@ -258,20 +265,26 @@ class Connection:
             if msgid not in self._pending and msgid not in self._abandoned:
                 return msgid
 
-    def _send(self, data: bytes) -> None:
+    def _send(self, data: bytes, *, cork: bool = False) -> None:
         """Queue `data` and, unless another thread is already sending, send everything queued.
 
         Flush combining: while one thread is in the send syscall, others only append,
         and the sender picks their bytes up in its next write, so concurrent responses
         and requests share syscalls without a writer thread or added latency.
+        `cork=True` only queues while incoming calls are queued: whoever runs the last of
+        them sends what was held back (see `_run_task`).
         """
         with self._send_lock:
             self._check_open()
-            self._outbox.append(data)
-            if self._sending or self._cork_owner == threading.get_ident():
+            if self._sending or (cork and self._tasks) or self._cork_owner == threading.get_ident():
+                self._outbox.append(data)
                 return
             self._sending = True
-        self._drain_outbox()
+            if self._outbox:
+                self._outbox.append(data)
+                data = b"".join(self._outbox)
+                self._outbox.clear()
+        self._drain_outbox(data)
 
     def _flush(self) -> None:
         """Send what the corked reader queued, unless another thread is already sending."""
@@ -280,13 +293,15 @@ class Connection:
                 return
             self._sending = True
         try:
-            self._drain_outbox()
+            self._drain_outbox(b"")
         except ChannelClosed:
             pass
 
-    def _drain_outbox(self) -> None:
-        """Send queued bytes until none are left; called by the one thread that is sending."""
+    def _drain_outbox(self, chunk: bytes) -> None:
+        """Send `chunk`, then what others queued meanwhile, until none is left (the sending thread only)."""
         while True:
+            if chunk:
+                self._send_chunk(chunk)
             with self._send_lock:
                 if not self._outbox or self._close_reason is not None:
                     self._sending = False
@@ -294,12 +309,14 @@ class Connection:
                     return
                 chunk = self._outbox[0] if len(self._outbox) == 1 else b"".join(self._outbox)
                 self._outbox.clear()
-            try:
-                self._transport.send(chunk, self._send_timeout)
-            except SendTimeout:
-                self._fail_send(f"{self.name} stopped reading: a send blocked for {self._send_timeout:g} s")
-            except OSError as error:
-                self._fail_send(f"cannot write to {self.name}: {error}")
+
+    def _send_chunk(self, chunk: bytes) -> None:
+        try:
+            self._transport.send(chunk, self._send_timeout)
+        except SendTimeout:
+            self._fail_send(f"{self.name} stopped reading: a send blocked for {self._send_timeout:g} s")
+        except OSError as error:
+            self._fail_send(f"cannot write to {self.name}: {error}")
 
     def _fail_send(self, reason: str) -> None:
         with self._send_lock:
@@ -415,7 +432,7 @@ class Connection:
         if it takes a while, a parked worker takes reading (and then the queue) over.
         """
         interval = PARKED_SECONDS
-        parked = False  # just out of park: take reading before the queue, which another worker drains
+        parked = not first  # a new worker is a spare: it reads, or helps only where the queue is stuck
         defer_reading = False  # callers took reading over: leave it to them for a while
         try:
             while self._close_reason is None:
@@ -424,7 +441,7 @@ class Connection:
                 elif not defer_reading and self._read_token.acquire(blocking=False):
                     defer_reading = self._read_as_worker()
                     parked, interval = False, PARKED_SECONDS
-                elif parked and self._run_task():  # a caller reads, or the queue stalled: help
+                elif parked and self._queue_stuck() and self._run_task():  # nobody else runs them: help
                     parked, interval = False, PARKED_SECONDS
                 else:
                     woken, hangup = self._park(interval)
@@ -454,6 +471,7 @@ class Connection:
             if not self._tasks:
                 return False
             handler, method, params, msgid = self._tasks.popleft()
+            last = not self._tasks
             self._busy += 1
             self._last_task_start = time.monotonic()
             if self._dozing:  # a long-parked worker must watch for this call hanging
@@ -462,8 +480,10 @@ class Connection:
             spawn = self._claim_spare_worker()
         if spawn:
             self._start_worker()
+        if last:
+            self._flush()  # this call may hang: send the answers held back for it first
         try:
-            self._serve(handler, method, params, msgid)
+            self._serve(handler, method, params, msgid, cork=True)  # held back only while more calls are queued
         finally:
             with self._lock:
                 self._busy -= 1
@@ -492,7 +512,8 @@ class Connection:
                 answered = self._answers_routed
                 if not self._read_chunk(PARKED_SECONDS if self._tasks else None):
                     return False
-                if self._tasks and (not self._busy or time.monotonic() - self._last_task_start >= PARKED_SECONDS):
+                if self._queue_stuck():
+                    self._flush()  # if a call is stuck, send the answers held back behind it
                     return False
                 if self._answers_routed != answered:
                     with self._lock:
@@ -500,6 +521,12 @@ class Connection:
                             return True
         finally:
             self._step_down()
+
+    def _queue_stuck(self) -> bool:
+        """Calls are queued and nobody runs them: no worker is busy, or none started one for a tick."""
+        return bool(self._tasks) and (
+            not self._busy or time.monotonic() - self._last_task_start >= PARKED_SECONDS
+        )
 
     def _nothing_to_watch(self) -> bool:
         """True while a worker reads and no call runs or waits: only a message can change that."""
@@ -528,7 +555,7 @@ class Connection:
         return woken, hangup
 
     def _route(self, message: framing.Message) -> None:
-        if isinstance(message, framing.Response):
+        if type(message) is framing.Response:
             with self._lock:
                 call = self._pending.pop(message.msgid, None)
                 if call is None:
@@ -545,7 +572,7 @@ class Connection:
             else:
                 error = message.error
                 call._resolve(None, RemoteError(call.method, self.name, error.type, error.message, error.traceback))
-        elif isinstance(message, framing.Request):
+        elif type(message) is framing.Request:
             self._dispatch(message.method, message.params, message.msgid)
         else:
             self._dispatch(message.method, message.params, None)
@@ -565,8 +592,11 @@ class Connection:
         if spawn:
             self._start_worker()
 
-    def _serve(self, handler: Handler | None, method: str, params: list, msgid: int | None) -> None:
-        """Run one incoming call and answer it (requests) or log its failure (notifications)."""
+    def _serve(self, handler: Handler | None, method: str, params: list, msgid: int | None, cork: bool = False) -> None:
+        """Run one incoming call and answer it (requests) or log its failure (notifications).
+
+        `cork=True` holds the answer back for the next send while more calls are queued.
+        """
         error: RemoteErrorInfo | None = None
         result = None
         if handler is None:
@@ -580,13 +610,15 @@ class Connection:
             if error is not None:
                 log.warning("notification %r from %s failed: %s: %s", method, self.name, error.type, error.message)
             return
+        packer = self._packer()
         try:
-            data = self._encode(lambda packer: framing.response(packer, msgid, error, result), method)
-        except EncodeError as unencodable:
-            refusal = RemoteErrorInfo("EncodeError", f"the result of {method!r} {str(unencodable).split(': ', 1)[-1]}")
-            data = self._encode(lambda packer: framing.response(packer, msgid, refusal, None), method)
+            data = framing.response(packer, msgid, error, result)
+        except (TypeError, ValueError, OverflowError) as unencodable:
+            self._local.packer = None  # a failed pack may leave the packer's buffer dirty
+            refusal = RemoteErrorInfo("EncodeError", f"the result of {method!r}: {unencodable} cannot be encoded")
+            data = framing.response(self._packer(), msgid, refusal, None)
         try:
-            self._send(data)
+            self._send(data, cork=cork)
         except ChannelClosed:
             pass
 

@@ -88,7 +88,13 @@ class SocketTransport:
         return self.sock.fileno()
 
     def send(self, data: bytes, timeout: float) -> None:
-        view = memoryview(data)
+        try:
+            sent = self.sock.send(data, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            sent = 0
+        if sent == len(data):
+            return
+        view = memoryview(data)[sent:]
         deadline = time.monotonic() + timeout
         while view:
             try:
