@@ -6,10 +6,18 @@ Everything is measured in this one run, between this process and a child:
 
 - raw: the request's exact bytes written with os.write and echoed back with
   os.read/os.write over a socketpair: the floor any RPC over a pipe pays.
-- Connection: `call("echo", payload)` through the full Connection (caller thread,
-  reader thread, handler pool), with a ~200-byte Job and with 64 KiB of bytes,
-  one call outstanding; and the same with 64 calls in flight (pipelined).
+- Connection: `call("echo", payload)` through the full Connection (its caller,
+  its background workers, the peer's workers), with a ~200-byte Job and with
+  64 KiB of bytes, one call outstanding; the same with reads that never poll
+  before sleeping (`SocketTransport(spin=False)` on both sides), to show what
+  polling buys and costs; and 64 calls in flight (pipelined), as 64 single
+  `call_async` calls in a sliding window and as two `call_many_async` batches of 32.
+- bare: the loop the targets were set against: one thread per side, the same
+  codec and framing, blocking reads, no locks, no multiplexing.
 - managers: a `multiprocessing.managers` proxy's method call with the same Job dict.
+
+CPU per call is both processes' CPU time over the one-at-a-time run, divided
+by the calls: polling before sleeping trades CPU for latency.
 
 Targets (ratios printed at the end): small-call latency <= 2x raw; pipelined
 throughput >= 10x the one-at-a-time rate and >= 10x the managers proxy.
@@ -18,6 +26,7 @@ throughput >= 10x the one-at-a-time rate and >= 10x the managers proxy.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import socket
 import statistics
@@ -31,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nuvom.ipc import Connection  # noqa: E402
 from nuvom.ipc import codec, framing  # noqa: E402
+from nuvom.ipc.transport import SocketTransport  # noqa: E402
 from nuvom.job import Job  # noqa: E402
 
 
@@ -41,11 +51,24 @@ def small_job() -> Job:
 # children ------------------------------------------------------------------------------
 
 
-def child_rpc(fd: int, inline: bool) -> None:
-    connection = Connection.from_fd(fd, name="benchmark parent")
-    connection.register("echo", lambda value: value, inline=inline)
+def child_rpc(fd: int, mode: str) -> None:
+    transport = SocketTransport(socket.socket(fileno=fd), spin=mode != "pool-nospin")
+    connection = Connection(transport=transport, name="benchmark parent")
+    connection.register("echo", lambda value: value, inline=mode == "inline")
     connection.start()
     connection.wait_closed()
+
+
+def child_bare(fd: int) -> None:
+    sock = socket.socket(fileno=fd)
+    reader, packer = framing.MessageReader(), codec.new_packer()
+    buffer = bytearray(256 * 1024)
+    while True:
+        received = sock.recv_into(buffer)
+        if not received:
+            return
+        requests = reader.feed(memoryview(buffer)[:received])
+        sock.sendall(b"".join(framing.response(packer, request.msgid, None, request.params[0]) for request in requests))
 
 
 def child_raw(fd: int, size: int) -> None:
@@ -73,18 +96,20 @@ def spawn(args: list[str]) -> tuple[socket.socket, subprocess.Popen]:
     return parent, process
 
 
-def latencies(call, payload, count: int) -> list[float]:
+def latencies(call, payload, count: int, pid: int) -> tuple[list[float], float]:
+    """Round trips in us after a warm-up, and the CPU of this process and `pid` per call in us."""
     for _ in range(min(200, count)):
         call(payload)
+    cpu_before = time.process_time() + cpu_seconds(pid)
     samples = []
     for _ in range(count):
         started = time.perf_counter_ns()
         call(payload)
         samples.append((time.perf_counter_ns() - started) / 1000)
-    return samples
+    return samples, (time.process_time() + cpu_seconds(pid) - cpu_before) / count * 1e6
 
 
-def raw_latencies(payload_bytes: bytes, count: int) -> list[float]:
+def raw_latencies(payload_bytes: bytes, count: int) -> tuple[list[float], float]:
     sock, process = spawn(["--child-raw", str(len(payload_bytes))])
     fd = sock.fileno()
 
@@ -95,35 +120,97 @@ def raw_latencies(payload_bytes: bytes, count: int) -> list[float]:
             got += len(os.read(fd, len(data) - got))
 
     try:
-        return latencies(ping, payload_bytes, count)
+        return latencies(ping, payload_bytes, count, process.pid)
     finally:
         sock.close()
         process.wait(5)
 
 
-def connection_numbers(payload, count: int, inline: bool) -> tuple[list[float], float, float]:
-    """(latencies in us, one-at-a-time calls/s, 64-in-flight calls/s)."""
-    sock, process = spawn(["--child-rpc", "inline" if inline else "pool"])
-    connection = Connection(sock, name="benchmark child").start()
+def bare_numbers(payload, count: int) -> tuple[list[float], float]:
+    """A single-threaded msgpack-RPC loop on each side, same codec, blocking reads: (latencies, 64-in-flight rate)."""
+    sock, process = spawn(["--child-bare", "-"])
+    reader, packer = framing.MessageReader(), codec.new_packer()
+    buffer = bytearray(256 * 1024)
+    msgids = itertools.count()
+
+    def answers() -> list:
+        got: list = []
+        while not got:
+            got = reader.feed(memoryview(buffer)[: sock.recv_into(buffer)])
+        return got
+
+    def call(value) -> None:
+        sock.sendall(framing.request(packer, next(msgids) & framing.MAX_MSGID, "echo", [value]))
+        answers()
+
     try:
-        samples = latencies(lambda value: connection.call("echo", value), payload, count)
+        samples = latencies(call, payload, count, process.pid)[0]
+        total = count * 10
+        sock.sendall(b"".join(framing.request(packer, next(msgids) & framing.MAX_MSGID, "echo", [payload])
+                              for _ in range(64)))
+        started, done, sent = time.perf_counter(), 0, 64
+        while done < total:
+            got = len(answers())
+            done += got
+            more = min(got, total - sent)
+            if more > 0:
+                sent += more
+                sock.sendall(b"".join(framing.request(packer, next(msgids) & framing.MAX_MSGID, "echo", [payload])
+                                      for _ in range(more)))
+        return samples, done / (time.perf_counter() - started)
+    finally:
+        sock.close()
+        process.wait(5)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Numbers:
+    """One Connection configuration's measurements."""
+
+    def __init__(self, samples: list[float], serial: float, cpu_per_call: float, window: float, batches: float):
+        self.samples, self.serial, self.cpu_per_call = samples, serial, cpu_per_call
+        self.window, self.batches = window, batches
+
+
+def connection_numbers(payload, count: int, mode: str, pipelined: bool = True) -> Numbers:
+    """mode: "pool" or "inline" handler in the child, or "pool-nospin" (no polling on either side)."""
+    sock, process = spawn(["--child-rpc", mode])
+    connection = Connection(transport=SocketTransport(sock, spin=mode != "pool-nospin"), name="benchmark child")
+    connection.start()
+    try:
+        samples, cpu_per_call = latencies(lambda value: connection.call("echo", value), payload, count, process.pid)
         started = time.perf_counter()
         for _ in range(count):
             connection.call("echo", payload)
-        serial = count / (time.perf_counter() - started)
-        window = [connection.call_async("echo", payload) for _ in range(64)]
-        total = count * 10
-        started = time.perf_counter()
-        for _ in range(total):
-            window.pop(0).result()
-            window.append(connection.call_async("echo", payload))
-        for call in window:
-            call.result()
-        pipelined = total / (time.perf_counter() - started)
-        return samples, serial, pipelined
+        elapsed = time.perf_counter() - started
+        window_rate = batch_rate = 0.0
+        if pipelined:
+            window_rate = sliding_window(lambda: [connection.call_async("echo", payload)], 64, count * 10)
+            batch = [("echo", (payload,))] * 32
+            batch_rate = sliding_window(lambda: connection.call_many_async(batch), 2, count * 10)
+        return Numbers(samples, count / elapsed, cpu_per_call, window_rate, batch_rate)
     finally:
         connection.close()
         process.wait(5)
+
+
+def sliding_window(send, depth: int, total: int) -> float:
+    """Calls per second with `depth` sends (each of one or more calls) always in flight."""
+    window = [send() for _ in range(depth)]
+    per_send = len(window[0])
+    started = time.perf_counter()
+    for _ in range(total // per_send):
+        for call in window.pop(0):
+            call.result()
+        window.append(send())
+    for calls in window:
+        for call in calls:
+            call.result()
+    return (total // per_send + depth) * per_send / (time.perf_counter() - started)
 
 
 class Echo:
@@ -166,39 +253,57 @@ def main() -> None:
     small_wire = framing.request(packer, 1, "echo", [job])
     big_wire = framing.request(packer, 1, "echo", [big])
 
-    raw_small = summary(raw_latencies(small_wire, count))
-    raw_big = summary(raw_latencies(big_wire, count // 5))
-    pooled_small, pooled_serial, pooled_pipelined = connection_numbers(job, count, inline=False)
-    inline_small, inline_serial, inline_pipelined = connection_numbers(job, count, inline=True)
-    pooled_big = connection_numbers(big, count // 5, inline=False)[0]
+    raw_samples, raw_cpu = raw_latencies(small_wire, count)
+    raw_small = summary(raw_samples)
+    raw_big = summary(raw_latencies(big_wire, count // 5)[0])
+    bare_samples, bare_pipelined = bare_numbers(job, count)
+    pool = connection_numbers(job, count, "pool")
+    inline = connection_numbers(job, count, "inline")
+    nospin = connection_numbers(job, count, "pool-nospin", pipelined=False)
+    pool_big = connection_numbers(big, count // 5, "pool", pipelined=False)
     proxy = managers_rate(job.to_dict(), count // 2)
 
     def row(label, stats):
-        return f"  {label:44} median {stats[0]:8.1f} us   p99 {stats[1]:8.1f} us"
+        return f"  {label:48} median {stats[0]:8.1f} us   p99 {stats[1]:8.1f} us"
 
     print(f"round trip, one call outstanding ({len(small_wire)}-byte request / 64 KiB request)")
     print(row("raw os.write/os.read ping-pong, small", raw_small))
-    print(row("Connection.call, small (handler pool)", summary(pooled_small)))
-    print(row("Connection.call, small (inline handler)", summary(inline_small)))
+    print(row("bare single-threaded msgpack-RPC loop, small", summary(bare_samples)))
+    print(row("Connection.call, small (handler pool)", summary(pool.samples)))
+    print(row("Connection.call, small (inline handler)", summary(inline.samples)))
+    print(row("Connection.call, small (pool, reads never poll)", summary(nospin.samples)))
     print(row("raw os.write/os.read ping-pong, 64 KiB", raw_big))
-    print(row("Connection.call, 64 KiB (handler pool)", summary(pooled_big)))
+    print(row("Connection.call, 64 KiB (handler pool)", summary(pool_big.samples)))
+    print("CPU of both processes per small call, one at a time")
+    print(f"  {'raw ping-pong':48} {raw_cpu:8.1f} us")
+    print(f"  {'Connection (handler pool)':48} {pool.cpu_per_call:8.1f} us")
+    print(f"  {'Connection (pool, reads never poll)':48} {nospin.cpu_per_call:8.1f} us")
     print("calls per second")
-    print(f"  {'Connection, one at a time (handler pool)':44} {pooled_serial:>10,.0f}")
-    print(f"  {'Connection, 64 in flight (handler pool)':44} {pooled_pipelined:>10,.0f}")
-    print(f"  {'Connection, one at a time (inline handler)':44} {inline_serial:>10,.0f}")
-    print(f"  {'Connection, 64 in flight (inline handler)':44} {inline_pipelined:>10,.0f}")
-    print(f"  {'multiprocessing.managers proxy':44} {proxy:>10,.0f}")
+    for label, numbers in (("handler pool", pool), ("inline handler", inline)):
+        print(f"  {'Connection, one at a time (' + label + ')':48} {numbers.serial:>10,.0f}")
+        print(f"  {'Connection, 64 single calls in flight (' + label + ')':48} {numbers.window:>10,.0f}")
+        print(f"  {'Connection, 2 batches of 32 in flight (' + label + ')':48} {numbers.batches:>10,.0f}")
+    print(f"  {'Connection, one at a time (pool, never poll)':48} {nospin.serial:>10,.0f}")
+    print(f"  {'bare msgpack-RPC loop, 64 in flight':48} {bare_pipelined:>10,.0f}")
+    print(f"  {'multiprocessing.managers proxy':48} {proxy:>10,.0f}")
     print("ratios (target)")
-    print(f"  small latency, pool / raw         {summary(pooled_small)[0] / raw_small[0]:6.2f}x   (<= 2)")
-    print(f"  small latency, inline / raw       {summary(inline_small)[0] / raw_small[0]:6.2f}x   (<= 2)")
-    print(f"  64 KiB latency, pool / raw        {summary(pooled_big)[0] / raw_big[0]:6.2f}x")
-    print(f"  pipelined / one at a time (pool)  {pooled_pipelined / pooled_serial:6.2f}x   (>= 10)")
-    print(f"  pipelined (pool) / managers       {pooled_pipelined / proxy:6.2f}x   (>= 10)")
+    print(f"  small latency, pool / raw                   {summary(pool.samples)[0] / raw_small[0]:6.2f}x   (<= 2)")
+    print(f"  small latency, inline / raw                 {summary(inline.samples)[0] / raw_small[0]:6.2f}x   (<= 2)")
+    print(f"  small latency, pool never polling / raw     {summary(nospin.samples)[0] / raw_small[0]:6.2f}x")
+    print(f"  64 KiB latency, pool / raw                  {summary(pool_big.samples)[0] / raw_big[0]:6.2f}x")
+    print(f"  batches in flight / one at a time (pool)    {pool.batches / pool.serial:6.2f}x   (>= 10)")
+    print(f"  single calls in flight / one at a time      {pool.window / pool.serial:6.2f}x")
+    print(f"  batches in flight (pool) / managers         {pool.batches / proxy:6.2f}x   (>= 10)")
+    print(f"  single calls in flight (pool) / managers    {pool.window / proxy:6.2f}x")
+    print(f"  batches in flight (pool) / bare loop        {pool.batches / bare_pipelined:6.2f}x")
+    print(f"  one at a time (pool) / bare loop's          {pool.serial / (1e6 / summary(bare_samples)[0]):6.2f}x")
 
 
 if __name__ == "__main__":
     if len(sys.argv) >= 4 and sys.argv[1] == "--child-rpc":
-        child_rpc(int(sys.argv[3]), sys.argv[2] == "inline")
+        child_rpc(int(sys.argv[3]), sys.argv[2])
+    elif len(sys.argv) >= 4 and sys.argv[1] == "--child-bare":
+        child_bare(int(sys.argv[3]))
     elif len(sys.argv) >= 4 and sys.argv[1] == "--child-raw":
         child_raw(int(sys.argv[3]), int(sys.argv[2]))
     else:

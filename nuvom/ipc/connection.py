@@ -131,11 +131,12 @@ class Connection:
         self._last_task_start = 0.0
         self._reading_worker: int | None = None  # the worker holding the read token, if one does
         self._dozing = False  # a parked worker sleeps long: wake it when a handler starts
+        self._transport_closing = False
         self._close_callbacks: list[Callable[[str], None]] = []
         self._closed = threading.Event()
         self._close_reason: str | None = None
         self._close_lock = threading.Lock()
-        self._reader = threading.Thread(target=self._work, args=(True,), name=f"ipc-{name}-reader", daemon=True)
+        self._reader = threading.Thread(target=self._work, args=(False,), name=f"ipc-{name}-reader", daemon=True)
 
     @classmethod
     def from_fd(cls, fd: int, **kwargs: Any) -> "Connection":
@@ -426,13 +427,13 @@ class Connection:
 
     # background workers ---------------------------------------------------------------------
 
-    def _work(self, first: bool) -> None:
+    def _work(self, spare: bool) -> None:
         """A background thread: runs queued incoming calls in order, reads while nobody else
         does, parks otherwise. A worker that reads a call runs it itself, with no hand-off;
         if it takes a while, a parked worker takes reading (and then the queue) over.
         """
         interval = PARKED_SECONDS
-        parked = not first  # a new worker is a spare: it reads, or helps only where the queue is stuck
+        parked = spare  # a spare reads, or helps only where the queue is stuck
         defer_reading = False  # callers took reading over: leave it to them for a while
         try:
             while self._close_reason is None:
@@ -454,8 +455,10 @@ class Connection:
                     elif self._nothing_to_watch():
                         interval = min(2 * interval, MAX_PARKED_SECONDS)
         finally:
-            if first:
-                self.close(f"{self.name} closed the connection (EOF)")
+            self.close(f"{self.name} closed the connection (EOF)")  # a no-op unless this thread failed
+            with self._lock:
+                closes_transport, self._transport_closing = not self._transport_closing, True
+            if closes_transport:  # the first worker out, whichever: others may be stuck in handlers
                 with self._read_token:  # a thread still reading sees the shutdown and leaves first
                     self._transport.close()
             with self._lock:
@@ -497,7 +500,7 @@ class Connection:
         return True
 
     def _start_worker(self) -> None:
-        threading.Thread(target=self._work, args=(False,), name=f"ipc-{self.name}-worker", daemon=True).start()
+        threading.Thread(target=self._work, args=(True,), name=f"ipc-{self.name}-worker", daemon=True).start()
 
     def _read_as_worker(self) -> bool:
         """Read (holding the token) until this worker should run queued calls, or callers read.
@@ -536,12 +539,15 @@ class Connection:
     def _park(self, interval: float) -> tuple[bool, bool]:
         """Sleep until woken, `interval` seconds pass, or the peer hangs up: (woken, hung up)."""
         with self._lock:
-            if self._park_w is None:
+            if self._park_w is None or self._close_reason is not None:
                 return False, False
             self._dozing = interval > PARKED_SECONDS
         poller = select.poll()
-        poller.register(self._transport.hangup_fd(), _HANGUP)
-        poller.register(self._park_r, select.POLLIN)
+        poller.register(self._park_r, select.POLLIN)  # open: this worker counts in `_workers`
+        try:
+            poller.register(self._transport.hangup_fd(), _HANGUP)
+        except ValueError:  # the transport closed meanwhile
+            return False, True
         woken = hangup = False
         for fd, _events in poller.poll(interval * 1000):
             if fd == self._park_r:

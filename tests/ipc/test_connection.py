@@ -81,6 +81,23 @@ def test_a_hanging_handler_times_out_only_its_own_caller(peer):
     assert connection.call("echo", "after", timeout=5) == "after"
 
 
+def test_answers_held_back_behind_a_hanging_handler_are_still_sent(peer):
+    """Queued calls' answers go out together; one stuck behind a hanging call must not stay back."""
+    connection, _ = peer
+    before, hanging, after = connection.call_many_async([("echo", ["before"]), ("hang", []), ("echo", ["after"])])
+    assert before.result(timeout=2) == "before"
+    assert after.result(timeout=2) == "after"
+    assert not hanging.done()
+
+
+def test_a_burst_of_quick_calls_does_not_start_a_thread_per_call(peer):
+    connection, _ = peer
+    threads_before = connection.call("threads", timeout=5)
+    for _ in range(5):
+        assert connection.call_many([("echo", [index]) for index in range(200)], timeout=10) == list(range(200))
+    assert connection.call("threads", timeout=5) <= threads_before + 2
+
+
 def test_the_peer_can_call_back_during_a_call(peer):
     connection, _ = peer
     connection.register("double", lambda value: value * 2)
