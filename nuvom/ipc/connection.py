@@ -1,17 +1,23 @@
 """`Connection`: a bidirectional, multiplexed, thread-safe MessagePack-RPC session.
 
 Either side can call the other. Callers write their request straight to the
-transport (one send per message, or one per batch with `call_many`). Reading is
-a token held by one thread at a time (leader/follower): a caller that waits for
-its answer while nobody else reads takes the token and reads the socket itself,
-routing whatever arrives (other callers' answers, the peer's calls) on the way,
-so a call costs no thread hand-off. A background reader holds the token while no
-caller does: it serves the peer's calls and notices a dead peer while the side
-is idle, and steps aside (parked, watching only for the peer hanging up) as soon
-as callers are active. Incoming requests and notifications go to a pool of
-handler threads, so a handler that hangs blocks only its own caller. Handlers
-registered with `inline=True` run on the reading thread: for calls that are known
-to be quick, it saves a thread hand-off.
+transport (one send per message, or one per batch with `call_many_async`).
+
+Reading is a token held by one thread at a time (leader/follower), so no message
+waits for a thread hand-off:
+
+- A caller waiting for its answer while nobody reads takes the token and reads
+  the socket itself, routing whatever arrives on the way (other callers' answers,
+  the peer's calls). Callers that find the token taken sleep until it is routed.
+- Background workers hold the token while no caller does: they serve the peer's
+  calls and notice a dead peer while the side is idle. After answering callers,
+  they park (watching only for the peer hanging up) and take reading back after
+  `PARKED_SECONDS` without a caller.
+- A worker that reads an incoming call runs it itself once the read is routed;
+  meanwhile a parked worker reads. Calls start in arrival order; one that hangs
+  delays the next by at most `PARKED_SECONDS` and then blocks only its own caller.
+  A new worker starts when every worker is busy (up to `MAX_HANDLER_THREADS`).
+  Handlers registered with `inline=True` run right where they are read.
 
 Every failure becomes one typed error: `RemoteError` (the peer's handler raised),
 `CallTimeout`, `ChannelClosed` (with the reason), `ProtocolViolation` (the peer
@@ -153,8 +159,10 @@ class Connection:
     def register(self, method: str, handler: Handler, *, inline: bool = False) -> None:
         """Serve `method`: `handler(*params)`'s return value (or exception) answers the caller.
 
-        `inline=True` runs the handler on the reader thread: only for handlers that
-        never block, since the channel reads nothing else while it runs.
+        Calls start in arrival order on the thread that read them (see `_work`).
+        `inline=True` runs the handler right where it is read, before the rest of that
+        read is routed: only for handlers that never block, since the channel reads
+        nothing else while it runs.
         """
         self._handlers[method] = (handler, inline)
 
@@ -399,7 +407,7 @@ class Connection:
         if self._close_reason is not None:
             return False
         try:
-            data = self._transport.recv(timeout)
+            data = self._transport.recv(timeout, spin=not self._busy)  # never poll against our own handlers
         except OSError as error:
             self.close(f"reading from {self.name} failed: {error}")
             return False

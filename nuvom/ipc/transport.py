@@ -58,16 +58,17 @@ class SocketTransport:
         self._spin = spin
         self._typical_wait_ns = _WAIT_CAP_NS  # running average of recv's waits; no polling until it is short
 
-    def recv(self, timeout: float | None = None) -> memoryview | None:
+    def recv(self, timeout: float | None = None, *, spin: bool = True) -> memoryview | None:
         """The next bytes received (empty at end of stream; None after `timeout` s), valid until the next `recv`.
 
-        Only one thread may call it at a time.
+        Only one thread may call it at a time. `spin=False` sleeps at once: polling
+        takes the GIL back and forth from a thread of ours that has work to do.
         """
         buffer, recv_into = self._buffer, self.sock.recv_into
         started = perf_counter_ns()
         received = -1
         typical = self._typical_wait_ns
-        if self._spin and typical < SPIN_WHEN_TYPICAL_UNDER_NS:
+        if spin and self._spin and typical < SPIN_WHEN_TYPICAL_UNDER_NS:
             deadline = started + min(2 * typical + 10_000, MAX_SPIN_NS)
             while True:
                 try:
@@ -124,8 +125,11 @@ class PipeTransport:
         os.set_blocking(write_fd, False)
         self._wake_r, self._wake_w = os.pipe()
 
-    def recv(self, timeout: float | None = None) -> bytes | None:
-        """The next bytes read (empty at end of stream or after `shutdown`; None after `timeout` s)."""
+    def recv(self, timeout: float | None = None, *, spin: bool = False) -> bytes | None:
+        """The next bytes read (empty at end of stream or after `shutdown`; None after `timeout` s).
+
+        Pipes never poll before sleeping; `spin` is accepted for the common interface.
+        """
         ready, _, _ = select.select([self.read_fd, self._wake_r], [], [], None if timeout is None else max(timeout, 0))
         if self._wake_r in ready:
             return b""
