@@ -281,7 +281,7 @@ class Connection:
         and the sender picks their bytes up in its next write, so concurrent responses
         and requests share syscalls without a writer thread or added latency.
         `cork=True` only queues while incoming calls are queued: whoever runs the last of
-        them sends what was held back (see `_run_task`).
+        them sends what was held back (see `_run_tasks`).
         """
         with self._send_lock:
             self._check_open()
@@ -445,12 +445,12 @@ class Connection:
         defer_reading = False  # callers took reading over: leave it to them for a while
         try:
             while self._close_reason is None:
-                if not parked and self._run_task():
+                if not parked and self._run_tasks():
                     interval = PARKED_SECONDS
-                elif not defer_reading and self._read_token.acquire(blocking=False):
+                elif not defer_reading and (not parked or self._reader_needed()) and self._read_token.acquire(blocking=False):
                     defer_reading = self._read_as_worker()
                     parked, interval = False, PARKED_SECONDS
-                elif parked and self._queue_stuck() and self._run_task():  # nobody else runs them: help
+                elif parked and self._queue_stuck() and self._run_tasks():  # nobody else runs them: help
                     parked, interval = False, PARKED_SECONDS
                 else:
                     woken, hangup = self._park(interval)
@@ -476,29 +476,36 @@ class Connection:
                     os.close(self._park_w)
                     self._park_w = None
 
-    def _run_task(self) -> bool:
-        """Run the oldest queued incoming call, if any; start another worker if all are now busy."""
+    def _run_tasks(self) -> bool:
+        """Run queued incoming calls, oldest first, until none is left; False if there was none."""
         with self._lock:
+            task, spawn = self._take_task()
+        if task is None:
+            return False
+        while task is not None:
+            if spawn:
+                self._start_worker()
             if not self._tasks:
-                return False
-            handler, method, params, msgid = self._tasks.popleft()
-            last = not self._tasks
-            self._busy += 1
-            self._last_task_start = time.monotonic()
-            if self._dozing:  # a long-parked worker must watch for this call hanging
-                self._dozing = False
-                self._wake_parked()
-            spawn = self._claim_spare_worker()
-        if spawn:
-            self._start_worker()
-        if last:
-            self._flush()  # this call may hang: send the answers held back for it first
-        try:
-            self._serve(handler, method, params, msgid, cork=True)  # held back only while more calls are queued
-        finally:
-            with self._lock:
-                self._busy -= 1
+                self._flush()  # this call may hang: send the answers held back for it first
+            try:
+                self._serve(*task, cork=True)  # held back only while more calls are queued
+            finally:
+                with self._lock:
+                    self._busy -= 1
+                    task, spawn = self._take_task()
         return True
+
+    def _take_task(self) -> tuple[tuple[Handler | None, str, list, int | None] | None, bool]:
+        """(Holding `_lock`.) The oldest queued call, counted busy, and whether to start a spare worker."""
+        if not self._tasks or self._close_reason is not None:
+            return None, False
+        task = self._tasks.popleft()
+        self._busy += 1
+        self._last_task_start = time.monotonic()
+        if self._dozing:  # a long-parked worker must watch for this call hanging
+            self._dozing = False
+            self._wake_parked()
+        return task, self._claim_spare_worker()
 
     def _claim_spare_worker(self) -> bool:
         """(Holding `_lock`.) True if every worker is busy and one more may start: count it now."""
@@ -532,6 +539,11 @@ class Connection:
                             return True
         finally:
             self._step_down()
+
+    def _reader_needed(self) -> bool:
+        """For a parked worker: nobody will read soon unless it does (no worker is running a
+        call that will come back to reading, or that call is stuck, or callers wait for a reader)."""
+        return not self._busy or self._waiting > 0 or time.monotonic() - self._last_task_start >= PARKED_SECONDS
 
     def _queue_stuck(self) -> bool:
         """Calls are queued and nobody runs them: no worker is busy, or none started one for a tick."""
