@@ -49,9 +49,10 @@ log = logging.getLogger("nuvom.ipc")
 Handler = Callable[..., Any]
 DEFAULT_SEND_TIMEOUT = 30.0
 MAX_HANDLER_THREADS = 64
-# How long the parked background reader leaves the reading to callers before it takes
-# the token back: the longest a call from the peer waits while our callers are busy
-# but none is reading at that moment. (A peer that hangs up wakes it at once.)
+# How long a parked worker sleeps while it may be needed: the longest a message from the
+# peer waits to be read while our callers are busy but none is reading at that moment,
+# and the longest queued calls wait behind one that is stuck. (A peer that hangs up
+# wakes parked workers at once.)
 PARKED_SECONDS = 0.01
 MAX_PARKED_SECONDS = 1.0  # while a worker reads and nothing runs, parked workers wake this rarely
 _HANGUP = select.POLLHUP | select.POLLERR | getattr(select, "POLLRDHUP", 0)
@@ -447,7 +448,7 @@ class Connection:
             while self._close_reason is None:
                 if not parked and self._run_tasks():
                     interval = PARKED_SECONDS
-                elif not defer_reading and (not parked or self._reader_needed()) and self._read_token.acquire(blocking=False):
+                elif self._may_read(parked, defer_reading) and self._read_token.acquire(blocking=False):
                     defer_reading = self._read_as_worker()
                     parked, interval = False, PARKED_SECONDS
                 elif parked and self._queue_stuck() and self._run_tasks():  # nobody else runs them: help
@@ -462,8 +463,10 @@ class Connection:
                         interval = PARKED_SECONDS
                     elif self._nothing_to_watch():
                         interval = min(2 * interval, MAX_PARKED_SECONDS)
+        except Exception as error:  # a bug here: say so, and fail every call instead of hanging them
+            log.exception("a worker of the channel to %s failed", self.name)
+            self.close(f"the channel to {self.name} failed: {type(error).__name__}: {error}")
         finally:
-            self.close(f"{self.name} closed the connection (EOF)")  # a no-op unless this thread failed
             with self._lock:
                 closes_transport, self._transport_closing = not self._transport_closing, True
             if closes_transport:  # the first worker out, whichever: others may be stuck in handlers
@@ -540,9 +543,18 @@ class Connection:
         finally:
             self._step_down()
 
-    def _reader_needed(self) -> bool:
-        """For a parked worker: nobody will read soon unless it does (no worker is running a
-        call that will come back to reading, or that call is stuck, or callers wait for a reader)."""
+    def _may_read(self, parked: bool, defer_reading: bool) -> bool:
+        """Whether this worker should take the read token if it is free.
+
+        Not while callers took reading over. A parked worker reads only if nobody will
+        come back to reading soon: no worker runs a call, that call is stuck, or callers
+        wait for a reader. (Taking over from a call that is about to end would cost the
+        next message a sleeping thread's wake-up.)
+        """
+        if defer_reading:
+            return False
+        if not parked:
+            return True
         return not self._busy or self._waiting > 0 or time.monotonic() - self._last_task_start >= PARKED_SECONDS
 
     def _queue_stuck(self) -> bool:
