@@ -622,6 +622,11 @@ class Connection:
             self._serve(handler, method, params, msgid)
             return
         with self._lock:
+            if len(self._tasks) >= self._limits.max_queued_calls:
+                raise framing.FramingError(
+                    f"more than {self._limits.max_queued_calls} of its calls are waiting for a handler "
+                    "(it sends them faster than they end)"
+                )
             self._tasks.append((handler, method, params, msgid))
             if self._reading_worker == threading.get_ident():
                 return  # this worker runs it as soon as it has routed the chunk

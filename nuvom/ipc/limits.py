@@ -15,6 +15,9 @@ class Limits:
     held for it) can never exceed it. `max_containers` bounds the arrays and maps
     of one message in total: without it, 8 MiB of empty arrays would cost ~450 MiB
     of Python lists. Nesting is bounded by msgpack's own fixed stack (1024 levels).
+    `max_queued_calls` bounds the peer's calls (requests and notifications) received
+    and not yet started: a peer that sends them faster than our handlers finish
+    cannot grow the queue without end.
     """
 
     max_message_bytes: int = 8 * MiB
@@ -24,3 +27,4 @@ class Limits:
     max_map_len: int = 1_000_000
     max_ext_bytes: int = 8 * MiB
     max_containers: int = 100_000
+    max_queued_calls: int = 10_000

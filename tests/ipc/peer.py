@@ -32,6 +32,11 @@ def notify_later(method, value, seconds):
     threading.Timer(seconds, connection.notify, (method, value)).start()
 
 
+def notify_many(method, count):
+    for index in range(count):
+        connection.notify(method, index)
+
+
 def write_garbage():
     os.write(connection._transport.sock.fileno(), b"\xc1\xc1\xc1")
     return None
@@ -54,6 +59,7 @@ connection.register("hang", hang)
 connection.register("call_back", call_back)
 connection.register("note", notes.append)
 connection.register("notify_later", notify_later)
+connection.register("notify_many", notify_many)
 connection.register("notes", lambda: list(notes))
 connection.register("write_garbage", write_garbage)
 connection.register("answer_unknown_msgid", answer_unknown_msgid)

@@ -5,15 +5,18 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 
 import pytest
 
 from nuvom.ipc import CallTimeout, ChannelClosed, Connection, EncodeError, ProtocolViolation, RemoteError
+from nuvom.ipc.limits import Limits
 from nuvom.job import Job
 
 from tests.conftest import wait_until
+from tests.ipc.conftest import PEER
 
 
 def test_many_threads_times_many_calls_get_their_own_answers(peer):
@@ -204,6 +207,23 @@ def test_an_answer_to_a_call_never_made_is_a_protocol_violation(peer):
     connection, _ = peer
     with pytest.raises(ProtocolViolation, match="response to msgid 12345678, which was never sent"):
         connection.call("answer_unknown_msgid", timeout=5)
+
+
+def test_a_peer_that_floods_us_with_calls_our_handlers_cannot_keep_up_with_is_cut_off(processes):
+    ours, theirs = socket.socketpair()
+    process = processes.start([sys.executable, PEER, str(theirs.fileno())], pass_fds=[theirs.fileno()])
+    theirs.close()
+    connection = Connection(ours, name="flooding peer", limits=Limits(max_queued_calls=20))
+    release = threading.Event()
+    connection.register("stuck", lambda index: release.wait(10))
+    connection.start()
+    try:
+        connection.notify("notify_many", "stuck", 500)
+        assert connection.wait_closed(10), "the queue of the peer's calls grew without bound"
+        assert "protocol violation by flooding peer: more than 20 of its calls are waiting" in connection.close_reason
+    finally:
+        release.set()
+        connection.close()
 
 
 def test_a_late_answer_after_a_timeout_is_not_a_violation(peer):
