@@ -518,7 +518,14 @@ class Connection:
         return True
 
     def _start_worker(self) -> None:
-        threading.Thread(target=self._work, args=(True,), name=f"ipc-{self.name}-worker", daemon=True).start()
+        """Start a spare worker (already counted by `_claim_spare_worker`)."""
+        try:
+            threading.Thread(target=self._work, args=(True,), name=f"ipc-{self.name}-worker", daemon=True).start()
+        except RuntimeError as error:  # out of threads (a host's memory_mb bounds its thread stacks)
+            with self._lock:
+                self._workers -= 1
+            log.warning("channel to %s: cannot start another worker (%s); its calls wait for a busy one",
+                        self.name, error)
 
     def _read_as_worker(self) -> bool:
         """Read (holding the token) until this worker should run queued calls, or callers read.
