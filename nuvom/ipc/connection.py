@@ -239,8 +239,11 @@ class Connection:
             packer = self._local.packer = codec.new_packer()
         return packer
 
-    def _encode_error(self, method: str, error: Exception) -> EncodeError:
+    def _drop_packer(self) -> None:
         self._local.packer = None  # a failed pack may leave the packer's buffer dirty
+
+    def _encode_error(self, method: str, error: Exception) -> EncodeError:
+        self._drop_packer()
         return EncodeError(f"cannot send call {method!r}: {error} cannot be encoded")
 
     def call_many_async(self, calls: Iterable[tuple[str, Sequence[Any]]]) -> list[PendingCall]:
@@ -249,19 +252,21 @@ class Connection:
         Batches in flight one behind the other pipeline best: each costs one write on
         this side and, usually, one read and one write on the peer's.
         """
+        calls = list(calls)
         self._check_open()
-        packer = self._packer()
-        pending: list[PendingCall] = []
-        chunks: list[bytes] = []
         with self._lock:
-            for method, params in calls:
-                msgid = self._next_msgid()
-                try:
-                    chunks.append(framing.request(packer, msgid, method, list(params)))
-                except (TypeError, ValueError, OverflowError) as error:
-                    raise self._encode_error(method, error) from None
-                pending.append(PendingCall(self, msgid, method))
-            for call in pending:  # only once all are encoded: none is left waiting for a request never sent
+            msgids = [self._next_msgid() for _ in calls]
+        packer = self._packer()
+        chunks: list[bytes] = []
+        for msgid, (method, params) in zip(msgids, calls):  # outside the lock: a big batch takes a while
+            try:
+                chunks.append(framing.request(packer, msgid, method, list(params)))
+            except (TypeError, ValueError, OverflowError) as error:
+                raise self._encode_error(method, error) from None
+        pending = [PendingCall(self, msgid, method) for msgid, (method, _params) in zip(msgids, calls)]
+        with self._lock:  # only once all are encoded: none is left waiting for a request never sent
+            self._check_open()  # close() fails what is registered before it, and nothing after
+            for call in pending:
                 self._pending[call.msgid] = call
         try:
             self._send(chunks[0] if len(chunks) == 1 else b"".join(chunks))
@@ -664,7 +669,7 @@ class Connection:
         try:
             data = framing.response(packer, msgid, error, result)
         except (TypeError, ValueError, OverflowError) as unencodable:
-            self._local.packer = None  # a failed pack may leave the packer's buffer dirty
+            self._drop_packer()
             refusal = RemoteErrorInfo("EncodeError", f"the result of {method!r}: {unencodable} cannot be encoded")
             data = framing.response(self._packer(), msgid, refusal, None)
         try:
@@ -675,7 +680,7 @@ class Connection:
     # closing ------------------------------------------------------------------------------
 
     def close(self, reason: str = "closed locally", *, violation: bool = False) -> None:
-        """Close the channel once: fail every pending call with the reason, wake the reader."""
+        """Close the channel once: fail every pending call with the reason, wake the workers."""
         with self._close_lock:
             if self._close_reason is not None:
                 return

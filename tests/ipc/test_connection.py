@@ -211,7 +211,7 @@ def test_an_answer_to_a_call_never_made_is_a_protocol_violation(peer):
 
 def test_a_peer_that_floods_us_with_calls_our_handlers_cannot_keep_up_with_is_cut_off(processes):
     ours, theirs = socket.socketpair()
-    process = processes.start([sys.executable, PEER, str(theirs.fileno())], pass_fds=[theirs.fileno()])
+    processes.start([sys.executable, PEER, str(theirs.fileno())], pass_fds=[theirs.fileno()])
     theirs.close()
     connection = Connection(ours, name="flooding peer", limits=Limits(max_queued_calls=20))
     release = threading.Event()
