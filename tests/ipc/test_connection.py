@@ -87,6 +87,9 @@ def test_a_hanging_handler_times_out_only_its_own_caller(peer):
 def test_answers_held_back_behind_a_hanging_handler_are_still_sent(peer):
     """Queued calls' answers go out together; one stuck behind a hanging call must not stay back."""
     connection, _ = peer
+    answered, hanging_last = connection.call_many_async([("echo", ["answered"]), ("hang", [])])
+    assert answered.result(timeout=2) == "answered"  # held back for the hanging call, the last queued
+    assert not hanging_last.done()
     before, hanging, after = connection.call_many_async([("echo", ["before"]), ("hang", []), ("echo", ["after"])])
     assert before.result(timeout=2) == "before"
     assert after.result(timeout=2) == "after"
