@@ -545,8 +545,10 @@ class Connection:
                 answered = self._answers_routed
                 if not self._read_chunk(PARKED_SECONDS if self._tasks else None):
                     return False
+                if self._tasks and not self._busy:
+                    return False  # run them: nobody else is
                 if self._queue_stuck():
-                    self._flush()  # if a call is stuck, send the answers held back behind it
+                    self._flush()  # a call is stuck: send the answers held back behind it
                     return False
                 if self._answers_routed != answered:
                     with self._lock:
