@@ -33,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from multiprocessing.managers import BaseManager
 from pathlib import Path
 
@@ -168,12 +169,15 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+@dataclass
 class Numbers:
     """One Connection configuration's measurements."""
 
-    def __init__(self, samples: list[float], serial: float, cpu_per_call: float, window: float, batches: float):
-        self.samples, self.serial, self.cpu_per_call = samples, serial, cpu_per_call
-        self.window, self.batches = window, batches
+    samples: list[float]  # round trips, us
+    serial: float  # calls/s, one at a time
+    cpu_per_call: float  # us of both processes' CPU, one at a time
+    window: float  # calls/s, 64 single calls in flight
+    batches: float  # calls/s, two batches of 32 in flight
 
 
 def connection_numbers(payload, count: int, mode: str, pipelined: bool = True) -> Numbers:
