@@ -34,14 +34,7 @@ def no_new_privs() -> Layer:
     refused = threads_reason("no_new_privs")
     if refused:
         return Layer("no_new_privs", False, refused)
-    try:
-        prctl(PR_SET_NO_NEW_PRIVS, 1)
-        value = prctl(PR_GET_NO_NEW_PRIVS)
-    except OSError as error:
-        return Layer("no_new_privs", False, errno_reason(error.errno or 0))
-    if value != 1:
-        return Layer("no_new_privs", False, f"PR_GET_NO_NEW_PRIVS reads {value} after setting it")
-    return Layer("no_new_privs", True, "execve cannot gain privileges")
+    return _set_flag("no_new_privs", PR_SET_NO_NEW_PRIVS, PR_GET_NO_NEW_PRIVS, 1, "execve cannot gain privileges")
 
 
 def set_not_dumpable() -> Layer:
@@ -53,14 +46,20 @@ def set_not_dumpable() -> Layer:
     """
     if not is_linux():
         return Layer("not_dumpable", False, NOT_LINUX)
+    return _set_flag("not_dumpable", PR_SET_DUMPABLE, PR_GET_DUMPABLE, 0,
+                     "same-user processes cannot read /proc/<pid> or ptrace it")
+
+
+def _set_flag(layer: str, set_option: int, get_option: int, value: int, enforced: str) -> Layer:
+    """prctl(set_option, value), then read it back: enforced only if it reads `value`."""
     try:
-        prctl(PR_SET_DUMPABLE, 0)
-        value = prctl(PR_GET_DUMPABLE)
+        prctl(set_option, value)
+        current = prctl(get_option)
     except OSError as error:
-        return Layer("not_dumpable", False, errno_reason(error.errno or 0))
-    if value != 0:
-        return Layer("not_dumpable", False, f"PR_GET_DUMPABLE reads {value} after clearing it")
-    return Layer("not_dumpable", True, "same-user processes cannot read /proc/<pid> or ptrace it")
+        return Layer(layer, False, errno_reason(error.errno or 0))
+    if current != value:
+        return Layer(layer, False, f"prctl option {get_option} reads {current} after setting {value}")
+    return Layer(layer, True, enforced)
 
 
 def drop_to_user(uid: int, gid: int) -> Layer:
