@@ -17,8 +17,6 @@ carry raises `EncodeError` at the sender. The decoder enforces `Limits`.
 from __future__ import annotations
 
 import datetime
-import functools
-import threading
 import traceback
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -68,37 +66,35 @@ class DecodeError(ValueError):
     """Bytes that do not decode to a valid value (becomes a protocol violation)."""
 
 
-_ext_packers = threading.local()
+def _ext_encoder() -> Callable[[Any], msgpack.ExtType]:
+    """A packer's `default`: the ext type of a value msgpack cannot pack itself.
 
+    It owns the packer for ext payloads, used only by the thread using its outer
+    packer (building a packer per value costs more than packing a job).
+    """
+    pack = msgpack.Packer(use_bin_type=True, autoreset=True).pack
 
-def _ext_packer() -> msgpack.Packer:
-    """This thread's packer for ext payloads (building one per value costs more than packing a job)."""
-    packer = getattr(_ext_packers, "packer", None)
-    if packer is None:
-        packer = _ext_packers.packer = msgpack.Packer(use_bin_type=True, autoreset=True)
-    return packer
+    def to_ext(value: Any) -> msgpack.ExtType:
+        if type(value) is Job:  # the hot path: skip ExtType's argument checks, ours are right by construction
+            return tuple.__new__(msgpack.ExtType, (EXT_JOB, pack(value.to_values())))
+        if type(value) is JobBatch:
+            return tuple.__new__(msgpack.ExtType, (EXT_JOBS, pack([job.to_values() for job in value.jobs])))
+        if isinstance(value, Job):
+            return msgpack.ExtType(EXT_JOB, pack(value.to_values()))
+        if isinstance(value, datetime.datetime):
+            return msgpack.ExtType(EXT_DATETIME, value.isoformat().encode())
+        if isinstance(value, BaseException):
+            value = RemoteErrorInfo.from_exception(value)
+        if isinstance(value, RemoteErrorInfo):
+            return msgpack.ExtType(EXT_ERROR, pack([value.type, value.message, value.traceback]))
+        raise TypeError(f"a value of type {type(value).__module__}.{type(value).__qualname__}")
 
-
-def _to_ext(value: Any) -> msgpack.ExtType:
-    if type(value) is Job:  # the hot path: skip ExtType's argument checks, ours are right by construction
-        return tuple.__new__(msgpack.ExtType, (EXT_JOB, _ext_packer().pack(value.to_values())))
-    if type(value) is JobBatch:
-        payload = _ext_packer().pack([job.to_values() for job in value.jobs])
-        return tuple.__new__(msgpack.ExtType, (EXT_JOBS, payload))
-    if isinstance(value, Job):
-        return msgpack.ExtType(EXT_JOB, _ext_packer().pack(value.to_values()))
-    if isinstance(value, datetime.datetime):
-        return msgpack.ExtType(EXT_DATETIME, value.isoformat().encode())
-    if isinstance(value, BaseException):
-        value = RemoteErrorInfo.from_exception(value)
-    if isinstance(value, RemoteErrorInfo):
-        return msgpack.ExtType(EXT_ERROR, msgpack.packb([value.type, value.message, value.traceback]))
-    raise TypeError(f"a value of type {type(value).__module__}.{type(value).__qualname__}")
+    return to_ext
 
 
 def new_packer() -> msgpack.Packer:
     """A packer for one thread (msgpack.Packer is not thread-safe)."""
-    return msgpack.Packer(default=_to_ext, use_bin_type=True, autoreset=True)
+    return msgpack.Packer(default=_ext_encoder(), use_bin_type=True, autoreset=True)
 
 
 def encode(value: Any, *, what: str = "value") -> bytes:
@@ -109,10 +105,14 @@ def encode(value: Any, *, what: str = "value") -> bytes:
         raise EncodeError(f"cannot encode {what}: {error} cannot be sent") from None
 
 
+_FIRST_BUFFER_BYTES = 64 * 1024  # an unpacker's buffer grows from here (msgpack starts at 1 MiB)
+
+
 def _unpacker_options(limits: Limits) -> dict[str, Any]:
     return dict(
         raw=False,
         strict_map_key=False,
+        read_size=min(_FIRST_BUFFER_BYTES, limits.max_message_bytes),
         max_buffer_size=limits.max_message_bytes,
         max_str_len=limits.max_str_bytes,
         max_bin_len=limits.max_bin_bytes,
@@ -122,15 +122,11 @@ def _unpacker_options(limits: Limits) -> dict[str, Any]:
     )
 
 
-def make_ext_hook(limits: Limits, count_container: Callable[[Any], Any]) -> Callable[[int, bytes], Any]:
-    """The unpacker's ext hook; `count_container` (the decoder's container budget) sees every
-    array and map inside an ext payload too, so a payload cannot hide millions of them."""
-    options = _unpacker_options(limits)
-    del options["max_buffer_size"]  # an ext payload is already bounded by max_ext_len
-    unpack = functools.partial(msgpack.unpackb, list_hook=count_container, object_hook=count_container, **options)
+def make_ext_hook(unpack: Callable[[bytes], Any]) -> Callable[[int, bytes], Any]:
+    """The unpacker's ext hook; `unpack` decodes an ext payload (with whatever limits and
+    container count the caller needs: see `Decoder`)."""
 
     def ext_hook(code: int, data: bytes) -> Any:
-        count_container(None)  # an ext payload costs at least as much as a container
         try:
             if code == EXT_JOB:
                 fields = unpack(data)
@@ -157,22 +153,70 @@ def make_ext_hook(limits: Limits, count_container: Callable[[Any], Any]) -> Call
     return ext_hook
 
 
+def _unpack_one(unpacker: msgpack.Unpacker) -> Callable[[bytes], Any]:
+    """Decode one whole msgpack value with `unpacker`, reused: cheaper than `msgpack.unpackb`'s setup.
+
+    Trailing or missing bytes raise; the decoder is unusable after any error anyway.
+    """
+    fed = 0
+
+    def unpack(data: bytes) -> Any:
+        nonlocal fed
+        unpacker.feed(data)
+        fed += len(data)
+        value = unpacker.unpack()
+        if unpacker.tell() != fed:
+            raise ValueError(f"{fed - unpacker.tell()} bytes after the value")
+        return value
+
+    return unpack
+
+
 class Decoder:
     """Streaming decoder: `feed(bytes)` returns the complete values decoded so far.
 
     Raises `DecodeError` for anything malformed or over `limits`; after that the
     stream is unusable (the caller closes the channel).
+
+    The container budget costs a Python call per array and map, so it is counted only
+    where it can be exceeded. Every container takes at least one byte, so a message
+    of at most `max_containers` bytes (and at most every length limit) cannot break
+    it: such messages, nearly all of them, go through an unpacker with no hooks.
+    Once an unfinished message outgrows that size, its bytes so far move to a
+    counting unpacker, which decodes until the stream is between messages again.
     """
 
     def __init__(self, limits: Limits | None = None) -> None:
-        self.limits = limits or Limits()
-        self._containers = 0
-        self._unpacker = msgpack.Unpacker(
-            ext_hook=make_ext_hook(self.limits, self._count_container),
-            list_hook=self._count_container,
-            object_hook=self._count_container,
-            **_unpacker_options(self.limits),
+        self.limits = limits = limits or Limits()
+        self._small_message_bytes = min(
+            limits.max_containers, limits.max_str_bytes, limits.max_bin_bytes,
+            limits.max_array_len, limits.max_map_len, limits.max_ext_bytes,
         )
+        self._containers = 0
+        self._counting = False
+        self._unpacker = self._fast_unpacker()
+        self._fed = 0  # bytes fed to `_unpacker`
+        self._boundary = 0  # where its last complete value ended
+        self._unfinished = bytearray()  # on the fast path: the bytes of the value not yet complete
+
+    def _fast_unpacker(self) -> msgpack.Unpacker:
+        size = self._small_message_bytes  # a payload here is no longer than any limit: they need no check
+        inner = msgpack.Unpacker(raw=False, strict_map_key=False, read_size=size, max_buffer_size=size)
+        return msgpack.Unpacker(ext_hook=make_ext_hook(_unpack_one(inner)), **_unpacker_options(self.limits))
+
+    def _counting_unpacker(self) -> msgpack.Unpacker:
+        options = _unpacker_options(self.limits)
+        count = self._count_container
+        ext_bytes = self.limits.max_ext_bytes
+        inner_options = {**options, "read_size": min(_FIRST_BUFFER_BYTES, ext_bytes), "max_buffer_size": ext_bytes}
+        inner = msgpack.Unpacker(list_hook=count, object_hook=count, **inner_options)
+
+        def count_ext(data: bytes) -> Any:
+            count(None)  # an ext payload costs at least as much as a container
+            return unpack(data)
+
+        unpack = _unpack_one(inner)
+        return msgpack.Unpacker(ext_hook=make_ext_hook(count_ext), list_hook=count, object_hook=count, **options)
 
     def _count_container(self, container: Any) -> Any:
         self._containers += 1  # called for every array and map: no second call on this path
@@ -181,14 +225,44 @@ class Decoder:
         return container
 
     def feed(self, data: bytes) -> list[Any]:
+        values: list[Any] = []
+        view = memoryview(data)
+        while view:
+            if self._counting:
+                self._decode(view, values)
+                if self._fed == self._boundary:  # between messages: back to the fast path
+                    self._counting, self._unpacker, self._fed, self._boundary = False, self._fast_unpacker(), 0, 0
+                break
+            room = self._small_message_bytes - (self._fed - self._boundary)
+            if room <= 0:  # the unfinished message is too big to skip counting: restart it counted
+                self._counting, self._unpacker, self._fed, self._boundary = True, self._counting_unpacker(), 0, 0
+                self._containers = 0
+                unfinished, self._unfinished = self._unfinished, bytearray()
+                self._decode(memoryview(unfinished), values)
+                continue
+            chunk, view = view[:room], view[room:]
+            self._decode(chunk, values)
+            unfinished = self._fed - self._boundary
+            if not unfinished:
+                self._unfinished.clear()
+            elif unfinished <= len(chunk):
+                self._unfinished[:] = chunk[len(chunk) - unfinished:]
+            else:
+                self._unfinished += chunk
+        return values
+
+    def _decode(self, data: memoryview, values: list[Any]) -> None:
+        """Feed `data` to the current unpacker and append every value it completes."""
+        unpacker = self._unpacker
         try:
-            self._unpacker.feed(data)
+            unpacker.feed(data)
         except msgpack.BufferFull:
             raise DecodeError(f"message larger than {self.limits.max_message_bytes} bytes") from None
-        values = []
+        self._fed += len(data)
         try:
-            for value in self._unpacker:
+            for value in unpacker:
                 values.append(value)
+                self._boundary = unpacker.tell()
                 self._containers = 0
         except DecodeError:
             raise
@@ -199,4 +273,3 @@ class Decoder:
         except Exception as error:  # FormatError, ValueError (limits), UnicodeDecodeError, ...
             detail = str(error) or type(error).__name__
             raise DecodeError(f"malformed msgpack: {detail}") from None
-        return values

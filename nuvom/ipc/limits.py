@@ -14,7 +14,9 @@ class Limits:
     `max_message_bytes` bounds the reader's buffer, so one message (and the memory
     held for it) can never exceed it. `max_containers` bounds the arrays and maps
     of one message in total: without it, 8 MiB of empty arrays would cost ~450 MiB
-    of Python lists. Nesting is bounded by msgpack's own fixed stack (1024 levels).
+    of Python lists. Every container takes at least a byte, so only messages longer
+    than `max_containers` bytes need counting (`codec.Decoder` counts only those).
+    Nesting is bounded by msgpack's own fixed stack (1024 levels).
     `max_queued_calls` bounds the peer's calls (requests and notifications) received
     and not yet started: a peer that sends them faster than our handlers finish
     cannot grow the queue without end.

@@ -94,6 +94,50 @@ def test_any_split_of_a_valid_stream_decodes_to_the_same_messages(encoded, data)
     assert all(isinstance(m, (Request, Response, Notification)) for m in got)
 
 
+def decode_in_pieces(stream: bytes, cuts: list[int], limits: Limits) -> list | str:
+    """The messages decoded from `stream` fed in pieces cut at `cuts`, or the error's text."""
+    reader = MessageReader(limits)
+    got = []
+    try:
+        for start, end in zip([0, *cuts], [*cuts, len(stream)]):
+            got.extend(reader.feed(stream[start:end]))
+    except FramingError as error:
+        return str(error)
+    return got
+
+
+@given(st.lists(messages, min_size=1, max_size=6), st.integers(4, 80), st.data())
+def test_any_split_decodes_like_the_whole_stream_whatever_the_container_budget(encoded, budget, data):
+    # Small budgets make messages cross the size where the decoder starts counting containers.
+    stream = b"".join(encoded)
+    limits = Limits(max_containers=budget)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=10)))
+    assert decode_in_pieces(stream, cuts, limits) == decode_in_pieces(stream, [], limits)
+
+
+def params_of_empty_arrays(count: int) -> bytes:
+    return msgpack.packb([0, 1, "m", [[] for _ in range(count)]])
+
+
+@given(st.integers(10, 300), st.data())
+def test_the_container_budget_holds_exactly_however_the_message_is_split(budget, data):
+    fits, over = params_of_empty_arrays(budget - 2), params_of_empty_arrays(budget - 1)  # + message + params
+    for stream, fails in ((fits, False), (over, True), (fits + over, True), (over + fits, True)):
+        cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=8)))
+        outcome = decode_in_pieces(stream, cuts, Limits(max_containers=budget))
+        if fails:
+            assert outcome == f"message has more than {budget} arrays and maps"
+        else:
+            assert len(outcome) == 1 and len(outcome[0].params) == budget - 2
+
+
+def test_a_container_bomb_trickling_in_byte_by_byte_is_refused():
+    stream = params_of_empty_arrays(5000)
+    assert decode_in_pieces(stream, list(range(1, len(stream))), Limits(max_containers=1000)) == (
+        "message has more than 1000 arrays and maps"
+    )
+
+
 @settings(max_examples=300)
 @given(st.binary(max_size=2000))
 def test_arbitrary_bytes_give_messages_or_a_framing_error_and_nothing_else(garbage):
