@@ -10,14 +10,18 @@ Everything is measured in this one run, between this process and a child:
   its background workers, the peer's workers), with a ~200-byte Job and with
   64 KiB of bytes, one call outstanding; the same with reads that never poll
   before sleeping (`SocketTransport(spin=False)` on both sides), to show what
-  polling buys and costs; and 64 calls in flight (pipelined), as 64 single
-  `call_async` calls in a sliding window and as two `call_many_async` batches of 32.
+  polling buys and costs; the same with both processes pinned to one CPU (as when
+  busy processes outnumber cores: polling must not hold the CPU the peer needs);
+  and 64 calls in flight (pipelined), as 64 single `call_async` calls in a sliding
+  window and as two `call_many_async` batches of 32.
 - bare: the loop the targets were set against: one thread per side, the same
   codec and framing, blocking reads, no locks, no multiplexing.
 - managers: a `multiprocessing.managers` proxy's method call with the same Job dict.
 
 CPU per call is both processes' CPU time over the one-at-a-time run, divided
-by the calls: polling before sleeping trades CPU for latency.
+by the calls: polling before sleeping trades CPU for latency. Over the pipelined
+run it bounds throughput: two processes cannot use more than two cores, so no
+pipelining can beat 2 s of CPU per second over the CPU per call (the "ceiling").
 
 Targets (ratios printed at the end): small-call latency <= 2x raw; pipelined
 throughput >= 10x the one-at-a-time rate and >= 10x the managers proxy.
@@ -178,6 +182,7 @@ class Numbers:
     cpu_per_call: float  # us of both processes' CPU, one at a time
     window: float  # calls/s, 64 single calls in flight
     batches: float  # calls/s, two batches of 32 in flight
+    batch_cpu_per_call: float  # us of both processes' CPU, two batches of 32 in flight
 
 
 def connection_numbers(payload, count: int, mode: str, pipelined: bool = True) -> Numbers:
@@ -191,15 +196,29 @@ def connection_numbers(payload, count: int, mode: str, pipelined: bool = True) -
         for _ in range(count):
             connection.call("echo", payload)
         elapsed = time.perf_counter() - started
-        window_rate = batch_rate = 0.0
+        window_rate = batch_rate = batch_cpu = 0.0
         if pipelined:
             window_rate = sliding_window(lambda: [connection.call_async("echo", payload)], 64, count * 10)
             batch = [("echo", (payload,))] * 32
+            cpu_before = time.process_time() + cpu_seconds(process.pid)
             batch_rate = sliding_window(lambda: connection.call_many_async(batch), 2, count * 10)
-        return Numbers(samples, count / elapsed, cpu_per_call, window_rate, batch_rate)
+            batch_cpu = (time.process_time() + cpu_seconds(process.pid) - cpu_before) / (count * 10 + 64) * 1e6
+        return Numbers(samples, count / elapsed, cpu_per_call, window_rate, batch_rate, batch_cpu)
     finally:
         connection.close()
         process.wait(5)
+
+
+def one_cpu_latencies(payload, count: int) -> list[float] | None:
+    """Round trips with both processes on one CPU (as with more busy processes than cores): polling must yield."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    allowed = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(allowed)})  # the child inherits it
+    try:
+        return connection_numbers(payload, count, "pool", pipelined=False).samples
+    finally:
+        os.sched_setaffinity(0, allowed)
 
 
 def sliding_window(send, depth: int, total: int) -> float:
@@ -265,6 +284,7 @@ def main() -> None:
     inline = connection_numbers(job, count, "inline")
     nospin = connection_numbers(job, count, "pool-nospin", pipelined=False)
     pool_big = connection_numbers(big, count // 5, "pool", pipelined=False)
+    one_cpu = one_cpu_latencies(job, count)
     proxy = managers_rate(job.to_dict(), count // 2)
 
     def row(label, stats):
@@ -276,12 +296,15 @@ def main() -> None:
     print(row("Connection.call, small (handler pool)", summary(pool.samples)))
     print(row("Connection.call, small (inline handler)", summary(inline.samples)))
     print(row("Connection.call, small (pool, reads never poll)", summary(nospin.samples)))
+    if one_cpu:
+        print(row("Connection.call, small (pool, both on one CPU)", summary(one_cpu)))
     print(row("raw os.write/os.read ping-pong, 64 KiB", raw_big))
     print(row("Connection.call, 64 KiB (handler pool)", summary(pool_big.samples)))
-    print("CPU of both processes per small call, one at a time")
-    print(f"  {'raw ping-pong':48} {raw_cpu:8.1f} us")
-    print(f"  {'Connection (handler pool)':48} {pool.cpu_per_call:8.1f} us")
-    print(f"  {'Connection (pool, reads never poll)':48} {nospin.cpu_per_call:8.1f} us")
+    print("CPU of both processes per small call")
+    print(f"  {'raw ping-pong, one at a time':48} {raw_cpu:8.1f} us")
+    print(f"  {'Connection, one at a time (handler pool)':48} {pool.cpu_per_call:8.1f} us")
+    print(f"  {'Connection, one at a time (pool, never poll)':48} {nospin.cpu_per_call:8.1f} us")
+    print(f"  {'Connection, 2 batches of 32 in flight (pool)':48} {pool.batch_cpu_per_call:8.1f} us")
     print("calls per second")
     for label, numbers in (("handler pool", pool), ("inline handler", inline)):
         print(f"  {'Connection, one at a time (' + label + ')':48} {numbers.serial:>10,.0f}")
@@ -296,6 +319,10 @@ def main() -> None:
     print(f"  small latency, pool never polling / raw     {summary(nospin.samples)[0] / raw_small[0]:6.2f}x")
     print(f"  64 KiB latency, pool / raw                  {summary(pool_big.samples)[0] / raw_big[0]:6.2f}x")
     print(f"  batches in flight / one at a time (pool)    {pool.batches / pool.serial:6.2f}x   (>= 10)")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    ceiling = min(cores, 2) * 1e6 / pool.batch_cpu_per_call  # two processes use at most two cores
+    print(f"  ceiling at that CPU per call / one at a time {ceiling / pool.serial:6.2f}x")
+    print(f"  batches in flight / one at a time never polling {pool.batches / nospin.serial:6.2f}x")
     print(f"  single calls in flight / one at a time      {pool.window / pool.serial:6.2f}x")
     print(f"  batches in flight (pool) / managers         {pool.batches / proxy:6.2f}x   (>= 10)")
     print(f"  single calls in flight (pool) / managers    {pool.window / proxy:6.2f}x")
