@@ -15,7 +15,9 @@ Everything is measured in this one run, between this process and a child:
   and 64 calls in flight (pipelined), as 64 single `call_async` calls in a sliding
   window and as two `call_many_async` batches of 32.
 - bare: the loop the targets were set against: one thread per side, the same
-  codec and framing, blocking reads, no locks, no multiplexing.
+  codec and framing, blocking reads, no locks, no multiplexing; and the same loop
+  with plain msgpack (the job as a plain array: no ext type, no Job objects, no
+  limits or checks), the least Python can do per message.
 - managers: a `multiprocessing.managers` proxy's method call with the same Job dict.
 
 CPU per call is both processes' CPU time over the one-at-a-time run, divided
@@ -41,6 +43,8 @@ from dataclasses import dataclass
 from multiprocessing.managers import BaseManager
 from pathlib import Path
 
+import msgpack
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nuvom.ipc import Connection  # noqa: E402
@@ -64,15 +68,29 @@ def child_rpc(fd: int, mode: str) -> None:
     connection.wait_closed()
 
 
-def child_bare(fd: int) -> None:
+def bare_codec(plain: bool):
+    """(feed, packer) for the bare loop: nuvom's codec and framing, or plain msgpack with no checks at all."""
+    if not plain:
+        return framing.MessageReader().feed, codec.new_packer()
+    unpacker = msgpack.Unpacker(raw=False)
+
+    def feed(data) -> list:
+        unpacker.feed(data)
+        return [framing.Request(*message[1:]) if message[0] == framing.REQUEST else framing.Response(*message[1:])
+                for message in unpacker]
+
+    return feed, msgpack.Packer()
+
+
+def child_bare(fd: int, plain: bool) -> None:
     sock = socket.socket(fileno=fd)
-    reader, packer = framing.MessageReader(), codec.new_packer()
+    feed, packer = bare_codec(plain)
     buffer = bytearray(256 * 1024)
     while True:
         received = sock.recv_into(buffer)
         if not received:
             return
-        requests = reader.feed(memoryview(buffer)[:received])
+        requests = feed(memoryview(buffer)[:received])
         sock.sendall(b"".join(framing.response(packer, request.msgid, None, request.params[0]) for request in requests))
 
 
@@ -131,17 +149,20 @@ def raw_latencies(payload_bytes: bytes, count: int) -> tuple[list[float], float]
         process.wait(5)
 
 
-def bare_numbers(payload, count: int) -> tuple[list[float], float]:
-    """A single-threaded msgpack-RPC loop on each side, same codec, blocking reads: (latencies, 64-in-flight rate)."""
-    sock, process = spawn(["--child-bare", "-"])
-    reader, packer = framing.MessageReader(), codec.new_packer()
+def bare_numbers(payload, count: int, plain: bool = False) -> tuple[list[float], float]:
+    """A single-threaded msgpack-RPC loop on each side, blocking reads: (latencies, 64-in-flight rate).
+
+    `plain`: plain msgpack, no limits, no checks, no ext types (pass the job as a plain array).
+    """
+    sock, process = spawn(["--child-bare", "plain" if plain else "codec"])
+    feed, packer = bare_codec(plain)
     buffer = bytearray(256 * 1024)
     msgids = itertools.count()
 
     def answers() -> list:
         got: list = []
         while not got:
-            got = reader.feed(memoryview(buffer)[: sock.recv_into(buffer)])
+            got = feed(memoryview(buffer)[: sock.recv_into(buffer)])
         return got
 
     def call(value) -> None:
@@ -280,6 +301,7 @@ def main() -> None:
     raw_small = summary(raw_samples)
     raw_big = summary(raw_latencies(big_wire, count // 5)[0])
     bare_samples, bare_pipelined = bare_numbers(job, count)
+    plain_pipelined = bare_numbers(list(job.to_values()), count // 5, plain=True)[1]
     pool = connection_numbers(job, count, "pool")
     inline = connection_numbers(job, count, "inline")
     nospin = connection_numbers(job, count, "pool-nospin", pipelined=False)
@@ -312,29 +334,34 @@ def main() -> None:
         print(f"  {'Connection, 2 batches of 32 in flight (' + label + ')':48} {numbers.batches:>10,.0f}")
     print(f"  {'Connection, one at a time (pool, never poll)':48} {nospin.serial:>10,.0f}")
     print(f"  {'bare msgpack-RPC loop, 64 in flight':48} {bare_pipelined:>10,.0f}")
+    print(f"  {'bare loop, plain msgpack (no Job), 64 in flight':48} {plain_pipelined:>10,.0f}")
     print(f"  {'multiprocessing.managers proxy':48} {proxy:>10,.0f}")
-    print("ratios (target)")
-    print(f"  small latency, pool / raw                   {summary(pool.samples)[0] / raw_small[0]:6.2f}x   (<= 2)")
-    print(f"  small latency, inline / raw                 {summary(inline.samples)[0] / raw_small[0]:6.2f}x   (<= 2)")
-    print(f"  small latency, pool never polling / raw     {summary(nospin.samples)[0] / raw_small[0]:6.2f}x")
-    print(f"  64 KiB latency, pool / raw                  {summary(pool_big.samples)[0] / raw_big[0]:6.2f}x")
-    print(f"  batches in flight / one at a time (pool)    {pool.batches / pool.serial:6.2f}x   (>= 10)")
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     ceiling = min(cores, 2) * 1e6 / pool.batch_cpu_per_call  # two processes use at most two cores
-    print(f"  ceiling at that CPU per call / one at a time {ceiling / pool.serial:6.2f}x")
-    print(f"  batches in flight / one at a time never polling {pool.batches / nospin.serial:6.2f}x")
-    print(f"  single calls in flight / one at a time      {pool.window / pool.serial:6.2f}x")
-    print(f"  batches in flight (pool) / managers         {pool.batches / proxy:6.2f}x   (>= 10)")
-    print(f"  single calls in flight (pool) / managers    {pool.window / proxy:6.2f}x")
-    print(f"  batches in flight (pool) / bare loop        {pool.batches / bare_pipelined:6.2f}x")
-    print(f"  one at a time (pool) / bare loop's          {pool.serial / (1e6 / summary(bare_samples)[0]):6.2f}x")
 
+    def ratio(label: str, value: float, target: str = "") -> None:
+        print(f"  {label:56} {value:6.2f}x   {target}".rstrip())
+
+    print("ratios (target)")
+    ratio("small latency, pool / raw", summary(pool.samples)[0] / raw_small[0], "(<= 2)")
+    ratio("small latency, inline / raw", summary(inline.samples)[0] / raw_small[0], "(<= 2)")
+    ratio("small latency, pool never polling / raw", summary(nospin.samples)[0] / raw_small[0])
+    ratio("64 KiB latency, pool / raw", summary(pool_big.samples)[0] / raw_big[0])
+    ratio("batches in flight / one at a time (pool)", pool.batches / pool.serial, "(>= 10)")
+    ratio("  ceiling set by CPU per pipelined call / one at a time", ceiling / pool.serial)
+    ratio("  bare plain-msgpack loop in flight / one at a time", plain_pipelined / pool.serial)
+    ratio("  batches in flight / one at a time never polling", pool.batches / nospin.serial)
+    ratio("single calls in flight / one at a time", pool.window / pool.serial)
+    ratio("batches in flight (pool) / managers", pool.batches / proxy, "(>= 10)")
+    ratio("single calls in flight (pool) / managers", pool.window / proxy)
+    ratio("batches in flight (pool) / bare loop", pool.batches / bare_pipelined)
+    ratio("one at a time (pool) / bare loop's", pool.serial / (1e6 / summary(bare_samples)[0]))
 
 if __name__ == "__main__":
     if len(sys.argv) >= 4 and sys.argv[1] == "--child-rpc":
         child_rpc(int(sys.argv[3]), sys.argv[2])
     elif len(sys.argv) >= 4 and sys.argv[1] == "--child-bare":
-        child_bare(int(sys.argv[3]))
+        child_bare(int(sys.argv[3]), sys.argv[2] == "plain")
     elif len(sys.argv) >= 4 and sys.argv[1] == "--child-raw":
         child_raw(int(sys.argv[3]), int(sys.argv[2]))
     else:

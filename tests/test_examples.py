@@ -27,6 +27,18 @@ def test_throughput_benchmark_runs():
     assert "sqlite / memory" in result.stdout
 
 
+def test_rpc_benchmark_runs_and_prints_every_ratio_it_documents():
+    result = subprocess.run(
+        [sys.executable, "benchmarks/rpc.py", "--quick"],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    for ratio in ("small latency, pool / raw", "batches in flight / one at a time (pool)",
+                  "ceiling set by CPU per pipelined call", "bare plain-msgpack loop in flight",
+                  "batches in flight (pool) / managers"):
+        assert ratio in result.stdout
+
+
 def test_demo_runs_jobs_through_plugin_hosts_and_reports_the_bad_plugins():
     result = subprocess.run(
         [sys.executable, "-m", "examples.demo"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=90,

@@ -201,7 +201,9 @@ class Decoder:
 
     def _fast_unpacker(self) -> msgpack.Unpacker:
         size = self._small_message_bytes  # a payload here is no longer than any limit: they need no check
-        inner = msgpack.Unpacker(raw=False, strict_map_key=False, read_size=size, max_buffer_size=size)
+        inner = msgpack.Unpacker(
+            raw=False, strict_map_key=False, read_size=min(_FIRST_BUFFER_BYTES, size), max_buffer_size=size
+        )
         return msgpack.Unpacker(ext_hook=make_ext_hook(_unpack_one(inner)), **_unpacker_options(self.limits))
 
     def _counting_unpacker(self) -> msgpack.Unpacker:
