@@ -16,6 +16,8 @@ while it is down fail at once with `PluginUnavailableError`.
 from __future__ import annotations
 
 import collections
+import fcntl
+import glob
 import json
 import logging
 import os
@@ -34,6 +36,7 @@ from nuvom.plugins.discovery import PluginSpec
 from nuvom.plugins.spawner import HOST_INTERPRETER, NUVOM_ROOT, spawner
 from nuvom.sandbox.report import missing_layers
 
+log = logging.getLogger("nuvom.plugins")
 STDERR_TAIL_LINES = 20
 MAX_LINE_BYTES = 8192
 LOG_LINES_PER_SECOND = 200
@@ -154,25 +157,84 @@ def host_arguments(spec: PluginSpec, environment: list[str], private_tmp: str = 
 def probe_sandbox(spec: PluginSpec, timeout: float = 10.0) -> list[dict[str, Any]]:
     """The layers a host of `spec` gets on this machine, by starting one that loads no plugin code."""
     env = host_environment(spec.policy.env)
-    result = subprocess.run(
-        [*HOST_INTERPRETER, "--probe", *host_arguments(spec, list(env))],
-        env=env, cwd=NUVOM_ROOT, capture_output=True, text=True,
-        timeout=timeout, start_new_session=True,
-    )
+    private_tmp = make_host_tmpdir(spec.name)  # ours, locked like a host's: removed even if the probe fails
+    try:
+        result = subprocess.run(
+            [*HOST_INTERPRETER, "--probe", *host_arguments(spec, list(env), private_tmp)],
+            env=env, cwd=NUVOM_ROOT, capture_output=True, text=True,
+            timeout=timeout, start_new_session=True,
+        )
+    finally:
+        remove_host_tmpdir(private_tmp)
     if result.returncode != 0:
         raise PluginError(f"plugin {spec.name!r}: the sandbox probe failed: {describe_exit(result.returncode)}; "
                           f"{result.stderr.strip()[-500:]}")
-    layers = json.loads(result.stdout)
-    for layer in layers:
-        if layer.get("name") == "private_tmp" and layer.get("enforced"):
-            remove_host_tmpdir(layer.get("detail", ""))
-    return layers
+    return json.loads(result.stdout)
+
+
+_tmpdir_locks: dict[str, int] = {}  # our hosts' private directories -> the descriptor holding each one's lock
+_tmpdir_locks_guard = threading.Lock()
+
+
+def make_host_tmpdir(name: str) -> str:
+    """A new private temporary directory for a host of plugin `name`, locked until we remove it.
+
+    A worker killed by SIGKILL (or by a signal it does not handle) runs no code to remove
+    its hosts' directories, and the hosts cannot (Landlock), so each directory carries a
+    shared flock on itself: the kernel drops it when we die, which is how
+    `remove_orphaned_host_tmpdirs`, run here first, tells a dead worker's directory from a
+    live one's, in any process and any PID namespace.
+    """
+    remove_orphaned_host_tmpdirs()
+    while True:  # until we hold the lock on a directory that is still there
+        path = tempfile.mkdtemp(prefix=f"nuvom-host-{name}-")
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)  # not inherited: hosts never hold it
+        except FileNotFoundError:
+            continue  # another process's sweep found it before we locked it
+        fcntl.flock(fd, fcntl.LOCK_SH)  # waits while such a sweep removes it
+        try:
+            if os.path.samestat(os.stat(path), os.fstat(fd)):
+                break
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    with _tmpdir_locks_guard:
+        _tmpdir_locks[path] = fd
+    return path
 
 
 def remove_host_tmpdir(path: str) -> None:
-    """Remove a host's private temporary directory (only ever one the sandbox named nuvom-host-*)."""
+    """Remove a host's private temporary directory (only ever one named nuvom-host-*), then its lock."""
     if path and os.path.basename(path).startswith("nuvom-host-"):
         shutil.rmtree(path, ignore_errors=True)
+    with _tmpdir_locks_guard:
+        fd = _tmpdir_locks.pop(path, None)
+    if fd is not None:
+        os.close(fd)
+
+
+def remove_orphaned_host_tmpdirs() -> None:
+    """Remove the private directories whose worker died without removing them (see `make_host_tmpdir`).
+
+    Only directories nobody holds a lock on: every live worker holds one on each of its own.
+    Symbolic links, and other users' directories we may not open, are left alone.
+    """
+    for path in glob.glob(os.path.join(tempfile.gettempdir(), "nuvom-host-*")):
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue  # its worker is alive
+        try:
+            log.info("removing %s: no live process holds it (its worker was killed?)", path)
+            shutil.rmtree(path, ignore_errors=True)
+        finally:
+            os.close(fd)
 
 
 def host_environment(passthrough: tuple[str, ...]) -> dict[str, str]:
@@ -241,13 +303,20 @@ class PluginSupervisor:
         self._set_state("spawning")
         ours, theirs = socket.socketpair()
         env = host_environment(self.policy.env)
-        private_tmp = tempfile.mkdtemp(prefix=f"nuvom-host-{self.name}-")  # removed when the host ends
+        private_tmp = make_host_tmpdir(self.name)  # removed when the host ends
         with self._lock:
             previous, self._host_tmpdir = self._host_tmpdir, private_tmp
         if previous:
             remove_host_tmpdir(previous)  # the last host died on its own
         try:
             process = spawner.spawn_host(host_arguments(self.spec, list(env), private_tmp), env, theirs.fileno())
+        except OSError as error:  # no process to end: stop() would return early and keep the directory
+            with self._lock:
+                if self._host_tmpdir == private_tmp:
+                    self._host_tmpdir = None
+            remove_host_tmpdir(private_tmp)
+            ours.close()
+            raise PluginError(f"plugin {self.name!r}: cannot start a host process: {error}") from None
         finally:
             theirs.close()
         with self._lock:

@@ -97,7 +97,7 @@ def apply_profile(profile: SandboxProfile) -> list[Layer]:
 def _private_tmp(given: str) -> Layer:
     """A temporary directory only this host uses, in TMPDIR for the plugin (`given`, or a new one)."""
     try:
-        path = given or tempfile.mkdtemp(prefix="nuvom-host-")
+        path = given or tempfile.mkdtemp(prefix="nuvom-sandbox-")  # not nuvom-host-*: no worker holds its lock
         if not os.access(path, os.W_OK):
             raise OSError(f"{path} is not writable by uid {os.geteuid()}")
     except OSError as error:

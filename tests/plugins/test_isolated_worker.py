@@ -8,6 +8,8 @@ import textwrap
 
 import pytest
 
+from nuvom.plugins.manager import get_manager
+from nuvom.plugins.state import read_state
 from nuvom.result_store import get_backend
 
 from tests.conftest import wait_until
@@ -78,6 +80,34 @@ def test_sigkill_of_the_worker_leaves_no_host_after_2_seconds(isolated_project, 
     worker.send_signal(signal.SIGKILL)
     worker.wait(timeout=5)
     wait_until(lambda: not any(alive(pid) for pid in hosts | zygotes), 2, "hosts or their zygote survived the worker")
+
+
+def host_tmpdirs(project) -> dict[str, str]:
+    """Each running plugin's private temporary directory, from the worker's state file."""
+    plugins = (read_state(project) or {}).get("plugins", {})
+    return {name: layer["detail"] for name, status in plugins.items() if status["state"] == "running"
+            for layer in status.get("sandbox") or [] if layer["name"] == "private_tmp" and layer["enforced"]}
+
+
+def test_the_private_directories_of_a_killed_worker_are_removed_by_the_next_start(isolated_project, processes):
+    """SIGKILL leaves the worker no chance to remove its hosts' directories: the next start does, not before."""
+    worker = processes.python(*WORKER)
+    theirs = wait_until(lambda: len(host_tmpdirs(isolated_project)) == 2 and host_tmpdirs(isolated_project), 20,
+                        "hosts did not start")
+    hosts = worker_hosts(worker.pid)
+    manager = get_manager(".")
+    manager.start_all()  # another owner's start while the worker lives: its directories are in use
+    ours = {name: supervisor._host_tmpdir for name, supervisor in manager.supervisors.items()}
+    assert all(os.path.isdir(path) for path in theirs.values()), "a live worker's directory was removed"
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=5)
+    wait_until(lambda: not any(alive(pid) for pid in hosts), 2, "hosts survived the worker")
+    manager.stop_all()
+    manager.start_all()
+    assert not [path for path in theirs.values() if os.path.exists(path)], "the killed worker's directories remain"
+    assert all(supervisor.state == "running" for supervisor in manager.supervisors.values())
+    manager.stop_all()
+    assert not [path for path in ours.values() if os.path.exists(path)], "a stopped host's directory remains"
 
 
 def test_a_host_killed_mid_run_is_restarted_and_work_resumes(isolated_project, processes):

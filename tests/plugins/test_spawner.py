@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import signal
 import socket
 import sys
+import tempfile
 
 import pytest
 
+import nuvom.plugins.spawner as spawner_module
+import nuvom.plugins.supervisor as supervisor_module
 from nuvom.plugins.spawner import Spawner, spawner
 
 from tests.conftest import wait_until
@@ -117,3 +121,33 @@ def test_a_forked_hosts_output_reaches_the_worker_line_by_line(project, tmp_path
         wait_until(lambda: "plugin chatty: hello from chatty" in caplog.text, 3, f"{started}: the print did not arrive")
         assert manager.supervisors["chatty"].state == "running"
         manager.stop_all()
+
+
+UNSPAWNABLE = '''
+from nuvom.plugins.contracts import Plugin
+
+class Unspawnable(Plugin):
+    name = "unspawnable"
+    provides = ["lifecycle_hook"]
+
+    def start(self, settings):
+        pass
+'''
+
+
+def test_a_host_that_cannot_be_spawned_fails_and_leaves_no_private_directory(project, tmp_path, monkeypatch):
+    fallback = Spawner()
+    fallback._zygote_failed = True  # straight to Popen, which finds no interpreter
+    monkeypatch.setattr(supervisor_module, "spawner", fallback)
+    monkeypatch.setattr(spawner_module, "HOST_INTERPRETER", (str(tmp_path / "no-such-python"),))
+    (tmp_path / "unspawnable.py").write_text(UNSPAWNABLE)
+    manager = project("""
+        [plugins]
+        lifecycle_hook = ["unspawnable:Unspawnable"]
+    """)
+    pattern = os.path.join(tempfile.gettempdir(), "nuvom-host-unspawnable-*")
+    manager.start_all()  # a failure is kept in the plugin's state, never raised
+    supervisor = manager.supervisors["unspawnable"]
+    assert supervisor.state == "failed", supervisor.state
+    assert "cannot start a host process" in supervisor.last_failure["reason"]
+    assert not glob.glob(pattern), "the private directory of a host that never started remains"
