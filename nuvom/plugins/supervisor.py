@@ -322,6 +322,11 @@ class PluginSupervisor:
         with self._lock:
             self._process, self.pid = process, process.pid
             self.stderr_tail.clear()
+            stopped = self._stopping.is_set()  # stop() sets it before it reads _process under this lock
+        if stopped:  # stop() came while we spawned and ended the previous host: this one is ours to end
+            ours.close()
+            self._end_process(process, grace=0)
+            raise PluginError(f"plugin {self.name!r}: stopped while its host was starting")
         self._capture_output(process)
         connection = Connection(ours, name=f"plugin {self.name!r}")
         connection.register("registered", self._registered_late)
@@ -587,6 +592,9 @@ class PluginSupervisor:
                 self._start_once()
                 return
             except PluginError as error:
+                if self._stopping.is_set():  # stop() ended it: "stopped", not a failure
+                    self._set_state("stopped")
+                    return
                 self._fail(str(error))
 
     def _registered_late(self, capability: str, name: str) -> None:

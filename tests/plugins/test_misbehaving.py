@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import threading
 import time
 
 import pytest
 
+import nuvom.plugins.supervisor as supervisor_module
 from nuvom.job import Job
 from nuvom.plugins.registry import REGISTRY
 from nuvom.plugins.supervisor import PluginCallTimeout, PluginUnavailableError
 from nuvom.queue_backends.memory import MemoryJobQueue
 
 from tests.conftest import wait_until
+from tests.plugins.conftest import alive
 
 START_FAILURES = {
     "raise": "start() raised RuntimeError: this plugin raises on purpose",
@@ -114,9 +119,6 @@ def test_a_missing_dependency_at_import_is_reported_with_the_hosts_traceback(pro
 
 
 def test_a_host_that_keeps_dying_ends_up_failed_with_the_reason(project, tmp_path):
-    import os
-    import signal
-
     manager = project(f"""
         [plugins]
         queue_backend = ["examples.plugins.sqlite_queue:MyPlugin"]
@@ -163,3 +165,34 @@ def test_a_plugin_cannot_take_over_a_name_someone_else_provides(project, tmp_pat
     assert manager.supervisors["hijack"].state == "running"
     assert REGISTRY.get("queue_backend", "sqlite") is SQLiteJobQueue
     assert "plugin hijack tried to register queue backend 'sqlite', which is already provided by SQLiteJobQueue" in caplog.text
+
+
+def test_stop_during_a_restart_leaves_no_host_running(project, tmp_path, monkeypatch):
+    """stop() that comes while a restart is spawning sees the dead host, not the new one: the restart ends it."""
+    manager = project(f"""
+        [plugins]
+        queue_backend = ["examples.plugins.sqlite_queue:MyPlugin"]
+        [plugin.my_queue]
+        settings = {{ path = "{tmp_path}/q.db" }}
+        write_paths = ["{tmp_path}"]
+        restart_backoff = 0.01
+    """)
+    manager.start_all()
+    supervisor = manager.supervisors["my_queue"]
+    real_spawner, spawning, stopped, spawned = supervisor_module.spawner, threading.Event(), threading.Event(), []
+
+    class HeldSpawner:
+        def spawn_host(self, *args):
+            spawning.set()
+            stopped.wait(5)
+            spawned.append(real_spawner.spawn_host(*args))
+            return spawned[-1]
+
+    monkeypatch.setattr(supervisor_module, "spawner", HeldSpawner())
+    os.kill(supervisor.pid, signal.SIGKILL)
+    wait_until(spawning.is_set, 5, "no restart began")
+    supervisor.stop()
+    stopped.set()
+    wait_until(lambda: spawned, 5, "the held restart did not spawn")
+    wait_until(lambda: not alive(spawned[0].pid), 5, "a host started by a restart outlived stop()")
+    wait_until(lambda: supervisor.state == "stopped", 5, f"state is {supervisor.state} after stop()")
