@@ -192,11 +192,11 @@ def make_host_tmpdir(name: str) -> str:
             fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)  # not inherited: hosts never hold it
         except FileNotFoundError:
             continue  # another process's sweep found it before we locked it
-        fcntl.flock(fd, fcntl.LOCK_SH)  # waits while such a sweep removes it
         try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # fails only while such a sweep holds it
             if os.path.samestat(os.stat(path), os.fstat(fd)):
                 break
-        except FileNotFoundError:
+        except (BlockingIOError, FileNotFoundError):
             pass
         os.close(fd)
     with _tmpdir_locks_guard:
