@@ -8,7 +8,8 @@ waits for a thread hand-off:
 
 - A caller waiting for its answer while nobody reads takes the token and reads
   the socket itself, routing whatever arrives on the way (other callers' answers,
-  the peer's calls). Callers that find the token taken sleep until it is routed.
+  the peer's calls). Callers that find the token taken sleep until their answer is
+  routed, or until the reader leaves and hands the token to the oldest of them.
 - Background workers hold the token while no caller does: they serve the peer's
   calls and notice a dead peer while the side is idle. After answering callers,
   they park (watching only for the peer hanging up) and take reading back after
@@ -61,7 +62,7 @@ _HANGUP = select.POLLHUP | select.POLLERR | getattr(select, "POLLRDHUP", 0)
 class PendingCall:
     """A request in flight; `result(timeout)` waits for its response."""
 
-    __slots__ = ("_connection", "msgid", "method", "_done", "_value", "_error", "_waiting")
+    __slots__ = ("_connection", "msgid", "method", "_done", "_value", "_error", "_wakeup")
 
     def __init__(self, connection: "Connection", msgid: int, method: str) -> None:
         self._connection = connection
@@ -71,7 +72,7 @@ class PendingCall:
         self._done.acquire()
         self._value: Any = None
         self._error: BaseException | None = None
-        self._waiting = False  # its caller sleeps until another thread reads the answer
+        self._wakeup: threading.Lock | None = None  # its caller sleeps on it while another thread reads
 
     def _resolve(self, value: Any, error: BaseException | None) -> None:
         self._value = value
@@ -124,7 +125,7 @@ class Connection:
         self._cork_owner: int | None = None  # a reader answering a received chunk: hold its inline answers
         self._read_token = threading.Lock()  # held by the one thread reading the transport
         self._message_reader = framing.MessageReader(self._limits)
-        self._waiting = 0  # callers asleep until the token holder reads their answer
+        self._waiters: dict[int, PendingCall] = {}  # callers asleep while another thread reads, oldest first
         self._answers_routed = 0
         self._park_r, park_w = os.pipe()  # wakes the parked background reader
         self._park_w: int | None = park_w
@@ -356,49 +357,69 @@ class Connection:
     def _wait(self, call: PendingCall, timeout: float | None) -> None:
         """Block until `call` is answered: read the transport ourselves if nobody is, else sleep.
 
-        Raises `CallTimeout` once `timeout` seconds have passed without an answer.
+        A sleeping caller wakes when its answer is routed, or when the reader leaves and
+        promotes it to read (one wake-up, where waking a parked worker to read and that
+        worker waking the caller would be two). Raises `CallTimeout` once `timeout`
+        seconds have passed without an answer.
         """
         deadline = None if timeout is None else time.monotonic() + max(timeout, 0)
-        with self._lock:
-            if call.done():
-                return
-            leading = self._read_token.acquire(blocking=False)
-            if not leading:
-                call._waiting = True
-                self._waiting += 1
-        if leading:
-            try:
-                while call._done.locked():
-                    remaining = None if deadline is None else deadline - time.monotonic()
-                    if remaining is not None and remaining <= 0:
-                        break
-                    if not self._read_chunk(remaining):
-                        break
-            finally:
-                self._step_down()
-            if call.done():
-                return
-        else:
-            remaining = -1 if deadline is None else max(deadline - time.monotonic(), 0)
-            if call._done.acquire(timeout=remaining):
-                call._done.release()
-                return
+        while True:
             with self._lock:
-                if call._waiting:
-                    call._waiting = False
-                    self._waiting -= 1
+                if call.done():
+                    return
+                leading = self._read_token.acquire(blocking=False)
+                shared = not leading and call.msgid in self._waiters  # another thread waits for this call
+                if not leading and not shared:
+                    if call._wakeup is None:
+                        call._wakeup = threading.Lock()
+                        call._wakeup.acquire()
+                    self._waiters[call.msgid] = call
+            remaining = -1 if deadline is None else max(deadline - time.monotonic(), 0)
+            if leading:
+                try:
+                    while call._done.locked():
+                        remaining = None if deadline is None else deadline - time.monotonic()
+                        if remaining is not None and remaining <= 0:
+                            break
+                        if not self._read_chunk(remaining):
+                            break
+                finally:
+                    self._step_down()
+                if call.done():
+                    return
+            elif shared:
+                if call._done.acquire(timeout=remaining):
+                    call._done.release()
+                    return
+            elif call._wakeup.acquire(timeout=remaining):  # type: ignore[union-attr]
+                continue  # answered (the loop returns), or promoted to read (the loop leads)
+            else:
+                with self._lock:
+                    registered = self._waiters.pop(call.msgid, None) is not None
+                if not registered:  # answered or promoted just as we gave up: take that wake-up
+                    call._wakeup.acquire()  # type: ignore[union-attr]
+                    if call.done():
+                        return
+                    with self._lock:  # promoted, but out of time: pass reading on
+                        self._promote_waiter()
+            break
         if self._abandon(call.msgid):
             raise CallTimeout(call.method, timeout, self.name)
         call._done.acquire()  # the answer won the race: it is being resolved
         call._done.release()
 
     def _step_down(self) -> None:
-        """Give the read token back; wake a parked worker if callers still wait for a reader."""
+        """Give the read token back; promote the oldest sleeping caller to read, if any."""
         with self._lock:
             self._reading_worker = None
             self._read_token.release()
-            if self._waiting > 0:
-                self._wake_parked()
+            self._promote_waiter()
+
+    def _promote_waiter(self) -> None:
+        """(Holding `_lock`.) Wake the oldest caller still waiting for a reader: it reads next."""
+        if self._waiters:
+            call = self._waiters.pop(next(iter(self._waiters)))
+            call._wakeup.release()  # type: ignore[union-attr]
 
     def _wake_parked(self) -> None:
         """Wake the parked workers (called holding `_lock`, which guards the pipe)."""
@@ -552,7 +573,7 @@ class Connection:
                     return False
                 if self._answers_routed != answered:
                     with self._lock:
-                        if self._waiting == 0:
+                        if not self._waiters:
                             return True
         finally:
             self._step_down()
@@ -569,7 +590,7 @@ class Connection:
             return False
         if not parked:
             return True
-        return not self._busy or self._waiting > 0 or time.monotonic() - self._last_task_start >= PARKED_SECONDS
+        return not self._busy or bool(self._waiters) or time.monotonic() - self._last_task_start >= PARKED_SECONDS
 
     def _queue_stuck(self) -> bool:
         """Calls are queued and nobody runs them: no worker is busy, or none started one for a tick."""
@@ -615,15 +636,15 @@ class Connection:
                         self._abandoned.discard(message.msgid)
                         return
                     raise framing.FramingError(f"response to msgid {message.msgid}, which was never sent")
-                if call._waiting:
-                    call._waiting = False
-                    self._waiting -= 1
+                sleeping = self._waiters.pop(message.msgid, None)
             self._answers_routed += 1
             if message.error is None:
                 call._resolve(message.result, None)
             else:
                 error = message.error
                 call._resolve(None, RemoteError(call.method, self.name, error.type, error.message, error.traceback))
+            if sleeping is not None:
+                sleeping._wakeup.release()  # type: ignore[union-attr]
         elif type(message) is framing.Request:
             self._dispatch(message.method, message.params, message.msgid)
         else:
@@ -691,12 +712,13 @@ class Connection:
         error_type = ProtocolViolation if violation else ChannelClosed
         with self._lock:
             pending, self._pending = self._pending, {}
-            for call in pending.values():
-                call._waiting = False
-            self._waiting = 0
+            sleeping = list(self._waiters.values())
+            self._waiters.clear()
             self._wake_parked()
         for call in pending.values():
             call._resolve(None, error_type(reason))
+        for call in sleeping:
+            call._wakeup.release()  # type: ignore[union-attr]
         self._closed.set()
         self._transport.shutdown()
         if violation:

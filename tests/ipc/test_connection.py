@@ -129,6 +129,34 @@ def test_a_caller_waiting_behind_another_reader_is_answered_when_that_reader_lea
     assert outcome["slow at"] - started < 2, "the waiting caller was answered only by its own timeout"
 
 
+def test_a_caller_waiting_for_a_reader_takes_over_when_the_reader_leaves(processes):
+    """With no background worker to fall back on (never started), only the reader that
+    leaves, promoting the caller behind it, can get that caller its answer."""
+    ours, theirs = socket.socketpair()
+    processes.start([sys.executable, PEER, str(theirs.fileno())], pass_fds=[theirs.fileno()])
+    theirs.close()
+    connection = Connection(ours, name="peer process")  # not started: callers read for themselves
+    results = {}
+
+    def call(value, seconds):
+        try:
+            results[value] = connection.call("echo_after", value, seconds, timeout=3)
+        except CallTimeout as error:
+            results[value] = error
+
+    try:
+        reader = threading.Thread(target=call, args=("reader", 0.3))
+        reader.start()
+        wait_until(connection._read_token.locked, 5, "the first caller did not start reading")
+        waiter = threading.Thread(target=call, args=("waiter", 0.6))
+        waiter.start()
+        reader.join(5)
+        waiter.join(5)
+        assert results == {"reader": "reader", "waiter": "waiter"}
+    finally:
+        connection.close()
+
+
 def test_the_peer_is_heard_while_no_caller_is_reading(peer):
     """After callers were active, the background reader takes reading back for the peer's own messages."""
     connection, _ = peer
