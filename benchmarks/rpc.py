@@ -12,8 +12,9 @@ Everything is measured in this one run, between this process and a child:
   before sleeping (`SocketTransport(spin=False)` on both sides), to show what
   polling buys and costs; the same with both processes pinned to one CPU (as when
   busy processes outnumber cores: polling must not hold the CPU the peer needs);
-  and 64 calls in flight (pipelined), as 64 single `call_async` calls in a sliding
-  window and as two `call_many_async` batches of 32.
+  64 calls in flight (pipelined), as 64 single `call_async` calls in a sliding
+  window and as two `call_many_async` batches of 32; and 8 threads each calling one
+  at a time, contending for reading.
 - bare: the loop the targets were set against: one thread per side, the same
   codec and framing, blocking reads, no locks, no multiplexing; and the same loop
   with plain msgpack (the job as a plain array: no ext type, no Job objects, no
@@ -38,6 +39,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from multiprocessing.managers import BaseManager
@@ -204,6 +206,7 @@ class Numbers:
     window: float  # calls/s, 64 single calls in flight
     batches: float  # calls/s, two batches of 32 in flight
     batch_cpu_per_call: float  # us of both processes' CPU, two batches of 32 in flight
+    threads: float  # calls/s, 8 threads each calling one at a time (callers contending for reading)
 
 
 def connection_numbers(payload, count: int, mode: str, pipelined: bool = True) -> Numbers:
@@ -217,17 +220,29 @@ def connection_numbers(payload, count: int, mode: str, pipelined: bool = True) -
         for _ in range(count):
             connection.call("echo", payload)
         elapsed = time.perf_counter() - started
-        window_rate = batch_rate = batch_cpu = 0.0
+        window_rate = batch_rate = batch_cpu = threads_rate = 0.0
         if pipelined:
+            threads_rate = threads_calling(lambda: connection.call("echo", payload), 8, count)
             window_rate = sliding_window(lambda: [connection.call_async("echo", payload)], 64, count * 10)
             batch = [("echo", (payload,))] * 32
             cpu_before = time.process_time() + cpu_seconds(process.pid)
             batch_rate = sliding_window(lambda: connection.call_many_async(batch), 2, count * 10)
             batch_cpu = (time.process_time() + cpu_seconds(process.pid) - cpu_before) / (count * 10 + 64) * 1e6
-        return Numbers(samples, count / elapsed, cpu_per_call, window_rate, batch_rate, batch_cpu)
+        return Numbers(samples, count / elapsed, cpu_per_call, window_rate, batch_rate, batch_cpu, threads_rate)
     finally:
         connection.close()
         process.wait(5)
+
+
+def threads_calling(call, threads: int, calls_each: int) -> float:
+    """Calls per second with `threads` threads each making `calls_each` calls one after the other."""
+    workers = [threading.Thread(target=lambda: [call() for _ in range(calls_each)]) for _ in range(threads)]
+    started = time.perf_counter()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return threads * calls_each / (time.perf_counter() - started)
 
 
 def one_cpu_latencies(payload, count: int) -> list[float] | None:
@@ -323,19 +338,20 @@ def main() -> None:
     print(row("raw os.write/os.read ping-pong, 64 KiB", raw_big))
     print(row("Connection.call, 64 KiB (handler pool)", summary(pool_big.samples)))
     print("CPU of both processes per small call")
-    print(f"  {'raw ping-pong, one at a time':48} {raw_cpu:8.1f} us")
-    print(f"  {'Connection, one at a time (handler pool)':48} {pool.cpu_per_call:8.1f} us")
-    print(f"  {'Connection, one at a time (pool, never poll)':48} {nospin.cpu_per_call:8.1f} us")
-    print(f"  {'Connection, 2 batches of 32 in flight (pool)':48} {pool.batch_cpu_per_call:8.1f} us")
+    print(f"  {'raw ping-pong, one at a time':56} {raw_cpu:8.1f} us")
+    print(f"  {'Connection, one at a time (handler pool)':56} {pool.cpu_per_call:8.1f} us")
+    print(f"  {'Connection, one at a time (pool, never poll)':56} {nospin.cpu_per_call:8.1f} us")
+    print(f"  {'Connection, 2 batches of 32 in flight (pool)':56} {pool.batch_cpu_per_call:8.1f} us")
     print("calls per second")
     for label, numbers in (("handler pool", pool), ("inline handler", inline)):
-        print(f"  {'Connection, one at a time (' + label + ')':48} {numbers.serial:>10,.0f}")
-        print(f"  {'Connection, 64 single calls in flight (' + label + ')':48} {numbers.window:>10,.0f}")
-        print(f"  {'Connection, 2 batches of 32 in flight (' + label + ')':48} {numbers.batches:>10,.0f}")
-    print(f"  {'Connection, one at a time (pool, never poll)':48} {nospin.serial:>10,.0f}")
-    print(f"  {'bare msgpack-RPC loop, 64 in flight':48} {bare_pipelined:>10,.0f}")
-    print(f"  {'bare loop, plain msgpack (no Job), 64 in flight':48} {plain_pipelined:>10,.0f}")
-    print(f"  {'multiprocessing.managers proxy':48} {proxy:>10,.0f}")
+        print(f"  {'Connection, one at a time (' + label + ')':56} {numbers.serial:>10,.0f}")
+        print(f"  {'Connection, 64 single calls in flight (' + label + ')':56} {numbers.window:>10,.0f}")
+        print(f"  {'Connection, 2 batches of 32 in flight (' + label + ')':56} {numbers.batches:>10,.0f}")
+        print(f"  {'Connection, 8 threads each one at a time (' + label + ')':56} {numbers.threads:>10,.0f}")
+    print(f"  {'Connection, one at a time (pool, never poll)':56} {nospin.serial:>10,.0f}")
+    print(f"  {'bare msgpack-RPC loop, 64 in flight':56} {bare_pipelined:>10,.0f}")
+    print(f"  {'bare loop, plain msgpack (no Job), 64 in flight':56} {plain_pipelined:>10,.0f}")
+    print(f"  {'multiprocessing.managers proxy':56} {proxy:>10,.0f}")
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     ceiling = min(cores, 2) * 1e6 / pool.batch_cpu_per_call  # two processes use at most two cores
 
