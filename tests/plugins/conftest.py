@@ -11,6 +11,14 @@ import pytest
 from nuvom.plugins.discovery import load_plugin_specs
 from nuvom.plugins.manager import PluginManager
 
+SQLITE_QUEUE = """
+    [plugins]
+    queue_backend = ["examples.plugins.sqlite_queue:MyPlugin"]
+    [plugin.my_queue]
+    settings = {{ path = "{tmp}/q.db" }}
+    write_paths = ["{tmp}"]
+"""  # the example SQLite queue plugin, storing in {tmp}; append policy lines as needed
+
 
 def host_pids() -> set[int]:
     """Every plugin host process on the machine (by command line)."""

@@ -17,7 +17,7 @@ from nuvom.plugins.supervisor import PluginCallTimeout, PluginUnavailableError
 from nuvom.queue_backends.memory import MemoryJobQueue
 
 from tests.conftest import wait_until
-from tests.plugins.conftest import alive
+from tests.plugins.conftest import SQLITE_QUEUE, alive
 
 START_FAILURES = {
     "raise": "start() raised RuntimeError: this plugin raises on purpose",
@@ -119,15 +119,7 @@ def test_a_missing_dependency_at_import_is_reported_with_the_hosts_traceback(pro
 
 
 def test_a_host_that_keeps_dying_ends_up_failed_with_the_reason(project, tmp_path):
-    manager = project(f"""
-        [plugins]
-        queue_backend = ["examples.plugins.sqlite_queue:MyPlugin"]
-        [plugin.my_queue]
-        settings = {{ path = "{tmp_path}/q.db" }}
-        write_paths = ["{tmp_path}"]
-        max_restarts = 1
-        restart_backoff = 0.05
-    """)
+    manager = project(SQLITE_QUEUE.format(tmp=tmp_path) + "max_restarts = 1\nrestart_backoff = 0.05\n")
     manager.start_all()
     supervisor = manager.supervisors["my_queue"]
     first = supervisor.pid
@@ -169,14 +161,7 @@ def test_a_plugin_cannot_take_over_a_name_someone_else_provides(project, tmp_pat
 
 def test_stop_during_a_restart_leaves_no_host_running(project, tmp_path, monkeypatch):
     """stop() that comes while a restart is spawning sees the dead host, not the new one: the restart ends it."""
-    manager = project(f"""
-        [plugins]
-        queue_backend = ["examples.plugins.sqlite_queue:MyPlugin"]
-        [plugin.my_queue]
-        settings = {{ path = "{tmp_path}/q.db" }}
-        write_paths = ["{tmp_path}"]
-        restart_backoff = 0.01
-    """)
+    manager = project(SQLITE_QUEUE.format(tmp=tmp_path) + "restart_backoff = 0.01\n")
     manager.start_all()
     supervisor = manager.supervisors["my_queue"]
     real_spawner, spawning, stopped, spawned = supervisor_module.spawner, threading.Event(), threading.Event(), []

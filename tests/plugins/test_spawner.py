@@ -16,18 +16,11 @@ import nuvom.plugins.supervisor as supervisor_module
 from nuvom.plugins.spawner import Spawner, spawner
 
 from tests.conftest import wait_until
-from tests.plugins.conftest import alive, cmdline, parent_of
+from tests.plugins.conftest import SQLITE_QUEUE, alive, cmdline, parent_of
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the zygote is Linux-only")
 
-QUEUE = """
-    [plugins]
-    queue_backend = ["examples.plugins.sqlite_queue:MyPlugin"]
-    [plugin.my_queue]
-    settings = {{ path = "{tmp}/q.db" }}
-    write_paths = ["{tmp}"]
-    restart_backoff = 0.1
-"""
+QUEUE = SQLITE_QUEUE + "restart_backoff = 0.1\n"
 
 
 def test_a_host_is_forked_by_the_zygote_in_its_own_session(project, tmp_path):
