@@ -345,9 +345,10 @@ class Connection:
             raise ChannelClosed(self._close_reason)
 
     def _abandon(self, msgid: int) -> bool:
-        """A caller timed out: forget its call; False if its response already arrived."""
+        """A caller timed out: forget its call; False if its response already arrived or the
+        channel is closing (close() fails the call with the reason, not with a timeout)."""
         with self._lock:
-            if self._pending.pop(msgid, None) is None:
+            if self._close_reason is not None or self._pending.pop(msgid, None) is None:
                 return False
             self._abandoned.add(msgid)
             return True
